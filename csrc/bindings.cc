@@ -1,0 +1,266 @@
+// pybind11 bindings: type conversion, GIL release and error mapping only.
+// Keys cross the boundary as str decoded from UTF-8 with "surrogateescape",
+// so arbitrary key bytes survive a round trip; bytes are accepted too.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+
+#include "bundle_entry.h"
+#include "bundle_reader.h"
+#include "bundle_writer.h"
+#include "crc32c.h"
+#include "dtypes.h"
+#include "errors.h"
+#include "slice_key.h"
+
+namespace py = pybind11;
+using namespace tfbundle;
+
+namespace {
+
+std::string key_bytes(py::handle key) {
+  if (PyBytes_Check(key.ptr())) return std::string(PyBytes_AS_STRING(key.ptr()), PyBytes_GET_SIZE(key.ptr()));
+  if (!PyUnicode_Check(key.ptr())) throw py::type_error("checkpoint keys are str or bytes");
+  py::object encoded = py::reinterpret_steal<py::object>(PyUnicode_AsEncodedString(key.ptr(), "utf-8", "surrogateescape"));
+  if (!encoded) throw py::error_already_set();
+  return std::string(PyBytes_AS_STRING(encoded.ptr()), PyBytes_GET_SIZE(encoded.ptr()));
+}
+
+py::str key_str(const std::string& key) {
+  PyObject* s = PyUnicode_DecodeUTF8(key.data(), static_cast<Py_ssize_t>(key.size()), "surrogateescape");
+  if (s == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(s);
+}
+
+py::tuple shape_tuple(const std::vector<int64_t>& shape) {
+  py::tuple t(shape.size());
+  for (size_t i = 0; i < shape.size(); i++) t[i] = py::int_(shape[i]);
+  return t;
+}
+
+std::vector<int64_t> shape_vector(const py::sequence& shape) {
+  std::vector<int64_t> out;
+  for (auto d : shape) out.push_back(d.cast<int64_t>());
+  return out;
+}
+
+SliceExtents extents_from(const py::sequence& extents) {
+  SliceExtents out;
+  for (auto item : extents) {
+    auto pair = item.cast<py::tuple>();
+    out.push_back(Extent{pair[0].cast<int64_t>(), pair[1].cast<int64_t>()});
+  }
+  return out;
+}
+
+py::list extents_list(const SliceExtents& slice) {
+  py::list out;
+  for (const Extent& e : slice) out.append(py::make_tuple(e.start, e.length));
+  return out;
+}
+
+// A read-only 1-D uint8 array over mapped bytes that keeps the mapping alive.
+py::array readonly_bytes(std::shared_ptr<MappedFile> owner, std::string_view bytes) {
+  if (bytes.empty()) {
+    py::array_t<uint8_t> empty(0);
+    py::detail::array_proxy(empty.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    return std::move(empty);
+  }
+  auto* keep = new std::shared_ptr<MappedFile>(std::move(owner));
+  py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<MappedFile>*>(p); });
+  py::array_t<uint8_t> arr({static_cast<py::ssize_t>(bytes.size())}, {1},
+                           reinterpret_cast<const uint8_t*>(bytes.data()), base);
+  py::detail::array_proxy(arr.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return std::move(arr);
+}
+
+py::list bytes_list(const StringTensor& t) {
+  py::list out(t.items.size());
+  for (size_t i = 0; i < t.items.size(); i++) out[i] = py::bytes(t.items[i].data(), t.items[i].size());
+  return out;
+}
+
+py::buffer_info writable_buffer(const py::buffer& buffer) {
+  py::buffer_info info = buffer.request(true);
+  if (!PyBuffer_IsContiguous(info.view(), 'C')) throw py::value_error("destination buffer must be C-contiguous");
+  return info;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "tfbundle's C++ core: tensor bundle reading and writing, CRC32C.";
+
+  static py::exception<DataLoss> data_loss(m, "DataLossError", PyExc_ValueError);
+  static py::exception<NotFound> not_found(m, "NotFoundError", PyExc_KeyError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const NotFound& e) {
+      py::set_error(not_found, e.what());
+    } catch (const DataLoss& e) {
+      py::set_error(data_loss, e.what());
+    } catch (const FileMissing& e) {
+      py::set_error(PyExc_FileNotFoundError, e.what());
+    } catch (const IoError& e) {
+      py::object err = py::reinterpret_steal<py::object>(
+          PyObject_CallFunction(PyExc_OSError, "is", e.errno_value, e.what()));
+      PyErr_SetObject(PyExc_OSError, err.ptr());
+    } catch (const InvalidArgument& e) {
+      py::set_error(PyExc_ValueError, e.what());
+    }
+  });
+
+  m.def("crc32c", [](py::buffer data, uint32_t crc) {
+        py::buffer_info info = data.request();
+        py::gil_scoped_release release;
+        return crc32c::extend(crc, info.ptr, static_cast<size_t>(info.size * info.itemsize));
+      }, py::arg("data"), py::arg("crc") = 0, "CRC32C of a buffer, continuing from `crc`.");
+  m.def("crc32c_mask", &crc32c::mask);
+  m.def("crc32c_unmask", &crc32c::unmask);
+  m.def("crc32c_implementation", &crc32c::implementation);
+  m.def("copy_and_crc32c", [](py::buffer dst, py::buffer src) {
+        py::buffer_info d = writable_buffer(dst);
+        py::buffer_info s = src.request();
+        const size_t n = static_cast<size_t>(s.size * s.itemsize);
+        if (static_cast<size_t>(d.size * d.itemsize) < n) throw py::value_error("destination too small");
+        py::gil_scoped_release release;
+        return crc32c::copy_and_extend(0, d.ptr, s.ptr, n);
+      }, "Copies src into dst and returns the CRC32C of the bytes (benchmarks use it).");
+  m.def("encode_slice_key", [](py::handle name, const py::sequence& extents) {
+        const std::string key = encode_slice_key(key_bytes(name), extents_from(extents));
+        return key_str(key);
+      }, "The key of one slice of a partitioned variable; extents are (start, length), length -1 = full.");
+  m.def("element_size", &element_size);
+
+  py::class_<BundleReader>(m, "BundleReader")
+      .def(py::init([](const std::string& prefix) {
+             py::gil_scoped_release release;
+             return std::make_unique<BundleReader>(prefix);
+           }), py::arg("prefix"))
+      .def_property_readonly("prefix", &BundleReader::prefix)
+      .def_property_readonly("index_path", &BundleReader::index_path)
+      .def_property_readonly("num_shards", [](const BundleReader& r) { return r.header().num_shards; })
+      .def_property_readonly("big_endian", [](const BundleReader& r) { return r.header().big_endian; })
+      .def_property_readonly("version", [](const BundleReader& r) {
+        return py::make_tuple(r.header().producer, r.header().min_consumer, r.header().bad_consumers);
+      })
+      .def("data_path", &BundleReader::data_path)
+      .def("keys", [](const BundleReader& r, bool include_hidden) {
+             py::list out;
+             for (size_t i = 0; i < r.num_entries(); i++) {
+               if (include_hidden || !r.hidden(i)) out.append(key_str(r.key(i)));
+             }
+             return out;
+           }, py::arg("include_hidden") = false)
+      .def("contains", [](const BundleReader& r, py::handle key) {
+             if (!PyUnicode_Check(key.ptr()) && !PyBytes_Check(key.ptr())) return false;
+             return r.find(key_bytes(key)) != nullptr;
+           })
+      .def("info", [](const BundleReader& r, py::handle key) {
+             const BundleEntry& e = r.get(key_bytes(key));
+             return py::make_tuple(e.dtype, shape_tuple(e.shape), !e.slices.empty());
+           }, "(dtype enum, shape, partitioned)")
+      .def("entry", [](const BundleReader& r, py::handle key) {
+             const BundleEntry& e = r.get(key_bytes(key));
+             py::dict d;
+             d["dtype"] = e.dtype;
+             d["shape"] = shape_tuple(e.shape);
+             d["shard_id"] = e.shard_id;
+             d["offset"] = e.offset;
+             d["size"] = e.size;
+             d["crc32c"] = e.has_crc ? py::object(py::int_(e.masked_crc)) : py::object(py::none());
+             py::list slices;
+             for (const auto& s : e.slices) slices.append(extents_list(s));
+             d["slices"] = slices;
+             return d;
+           }, "The raw BundleEntryProto fields of a key, as a dict.")
+      .def("shape_map", [](const BundleReader& r) {
+             py::dict out;
+             for (size_t i = 0; i < r.num_entries(); i++) {
+               if (!r.hidden(i)) out[key_str(r.key(i))] = shape_tuple(r.entry(i).shape);
+             }
+             return out;
+           })
+      .def("dtype_map", [](const BundleReader& r) {
+             py::dict out;
+             for (size_t i = 0; i < r.num_entries(); i++) {
+               if (!r.hidden(i)) out[key_str(r.key(i))] = py::int_(r.entry(i).dtype);
+             }
+             return out;
+           })
+      .def("slices", [](const BundleReader& r, py::handle key) {
+             const std::string name = key_bytes(key);
+             const BundleEntry& e = r.get(name);
+             py::list out;
+             for (const auto& s : e.slices) out.append(py::make_tuple(extents_list(s), key_str(encode_slice_key(name, s))));
+             return out;
+           }, "[(extents, slice key)] of a partitioned variable.")
+      .def("checked_size", [](const BundleReader& r, py::handle key) {
+             const std::string k = key_bytes(key);
+             py::gil_scoped_release release;
+             return r.checked_size(k);
+           })
+      .def("read_into", [](const BundleReader& r, py::handle key, py::buffer dst, bool verify) {
+             const std::string k = key_bytes(key);
+             py::buffer_info info = writable_buffer(dst);
+             py::gil_scoped_release release;
+             r.read_into(k, info.ptr, static_cast<size_t>(info.size * info.itemsize), verify);
+           }, py::arg("key"), py::arg("dst"), py::arg("verify") = true)
+      .def("view", [](const BundleReader& r, py::handle key) {
+             TensorView v = r.view(key_bytes(key));
+             return readonly_bytes(std::move(v.owner), v.bytes);
+           })
+      .def("read_strings", [](const BundleReader& r, py::handle key, bool verify) {
+             const std::string k = key_bytes(key);
+             StringTensor t;
+             {
+               py::gil_scoped_release release;
+               t = r.read_strings(k, verify);
+             }
+             return bytes_list(t);
+           }, py::arg("key"), py::arg("verify") = true)
+      .def("verify", [](const BundleReader& r, py::handle key) {
+             const std::string k = key_bytes(key);
+             py::gil_scoped_release release;
+             r.verify(k);
+           });
+
+  py::class_<BundleWriter>(m, "BundleWriter")
+      .def(py::init<std::string, int32_t>(), py::arg("prefix"), py::arg("num_shards") = 1)
+      .def_property_readonly("prefix", &BundleWriter::prefix)
+      .def_property_readonly("finished", &BundleWriter::finished)
+      .def("data_paths", &BundleWriter::data_paths)
+      .def("add", [](BundleWriter& w, py::handle key, int32_t dtype, const py::sequence& shape, py::buffer data) {
+             const std::string k = key_bytes(key);
+             const std::vector<int64_t> dims = shape_vector(shape);
+             py::buffer_info info = data.request();
+             if (!PyBuffer_IsContiguous(info.view(), 'C')) throw py::value_error("tensor data must be C-contiguous");
+             py::gil_scoped_release release;
+             w.add(k, dtype, dims, info.ptr, static_cast<size_t>(info.size * info.itemsize));
+           })
+      .def("add_strings", [](BundleWriter& w, py::handle key, const py::sequence& shape, const py::list& items) {
+             const std::string k = key_bytes(key);
+             const std::vector<int64_t> dims = shape_vector(shape);
+             std::vector<std::string_view> views;
+             views.reserve(items.size());
+             for (auto item : items) {
+               if (!PyBytes_Check(item.ptr())) throw py::type_error("string tensor elements must be bytes");
+               views.emplace_back(PyBytes_AS_STRING(item.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(item.ptr())));
+             }
+             py::gil_scoped_release release;  // `items` keeps the bytes alive
+             w.add_strings(k, dims, views);
+           })
+      .def("add_slice_of", [](BundleWriter& w, py::handle name, int32_t dtype, const py::sequence& full_shape,
+                              const py::sequence& extents) {
+             w.add_slice_of(key_bytes(name), dtype, shape_vector(full_shape), extents_from(extents));
+           })
+      .def("finish", [](BundleWriter& w, bool sync) {
+             py::gil_scoped_release release;
+             w.finish(sync);
+           }, py::arg("sync") = false)
+      .def("abort", [](BundleWriter& w) { w.abort(); });
+}

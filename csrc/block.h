@@ -1,0 +1,49 @@
+// LevelDB-style blocks as used by TensorFlow's `.index` table:
+//   contents = entries, restarts: fixed32[k], k: fixed32
+//   on disk  = contents, type: 1 byte, mask(crc32c(contents ‖ type)): fixed32
+// An entry is varint32 shared, varint32 unshared, varint32 value_len,
+// key suffix[unshared], value[value_len]; its key is the first `shared`
+// bytes of the previous key followed by the suffix.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tfbundle {
+
+constexpr size_t kBlockTrailerSize = 5;
+
+struct BlockHandle {
+  uint64_t offset = 0;
+  uint64_t size = 0;  // excludes the 5-byte trailer
+};
+
+// Consumes a handle (two varint64) from *in; false if it is truncated.
+bool get_block_handle(std::string_view* in, BlockHandle* handle);
+void put_block_handle(std::string* out, const BlockHandle& handle);
+
+// Returns the contents of the block at `handle` inside `file`, after checking
+// that it lies inside the file, its type and its checksum. Throws DataLoss
+// naming `file_name` otherwise.
+std::string_view read_block(std::string_view file, const BlockHandle& handle, const std::string& file_name);
+
+// Walks a block's entries in order. Throws DataLoss on a malformed entry.
+class BlockIterator {
+ public:
+  BlockIterator(std::string_view contents, const std::string& file_name);
+  // Advances to the next entry; false at the end.
+  bool next();
+  std::string_view key() const { return key_; }
+  std::string_view value() const { return value_; }
+
+ private:
+  [[noreturn]] void fail(const char* problem) const;
+
+  std::string_view entries_;  // the entries region, consumed as we go
+  const std::string& file_name_;
+  std::string key_;
+  std::string_view value_;
+};
+
+}  // namespace tfbundle

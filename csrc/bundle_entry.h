@@ -1,0 +1,59 @@
+// The protobuf values of a bundle's `.index` table:
+//   key ""      -> BundleHeaderProto {num_shards=1, endianness=2, version=3}
+//   other keys  -> BundleEntryProto {dtype=1, shape=2, shard_id=3, offset=4,
+//                                    size=5, crc32c=6 (fixed32), slices=7}
+// Decoding validates what the rest of the core relies on (non-negative dims
+// whose product fits int64, offset/size >= 0); encoding emits fields in
+// number order and omits zero scalars, as TensorFlow's proto3 writer does.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tfbundle {
+
+// One dimension of a TensorSliceProto: length -1 means "the whole dimension"
+// (an Extent with no length).
+struct Extent {
+  int64_t start = 0;
+  int64_t length = -1;
+  bool full() const { return length < 0; }
+};
+using SliceExtents = std::vector<Extent>;
+
+struct BundleHeader {
+  int32_t num_shards = 0;
+  bool big_endian = false;
+  int32_t producer = 0;
+  int32_t min_consumer = 0;
+  std::vector<int32_t> bad_consumers;
+};
+
+struct BundleEntry {
+  int32_t dtype = 0;
+  std::vector<int64_t> shape;
+  int32_t shard_id = 0;
+  int64_t offset = 0;
+  int64_t size = 0;
+  uint32_t masked_crc = 0;
+  bool has_crc = false;
+  std::vector<SliceExtents> slices;
+
+  // Product of the shape (1 for a scalar). Valid after decode (checked).
+  int64_t num_elements() const;
+};
+
+// Throws DataLoss with a message starting "what: ".
+BundleHeader decode_header(std::string_view bytes);
+// Throws DataLoss if the header's versions rule out reading it (as TF does).
+void check_header_versions(const BundleHeader& header, const std::string& where);
+BundleEntry decode_entry(std::string_view bytes);
+
+std::string encode_header(const BundleHeader& header);
+std::string encode_entry(const BundleEntry& entry);
+// Encodes a TensorSliceProto (full extents as empty Extent messages).
+std::string encode_slice(const SliceExtents& slice);
+
+}  // namespace tfbundle

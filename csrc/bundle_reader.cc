@@ -1,0 +1,274 @@
+#include "bundle_reader.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "crc32c.h"
+#include "dtypes.h"
+#include "errors.h"
+#include "slice_key.h"
+#include "table_reader.h"
+#include "tensor_strings.h"
+
+namespace tfbundle {
+
+namespace {
+
+// Copy chunk for reads that do not go through a mapping.
+constexpr size_t kReadChunk = 256 * 1024;
+
+void swap_in_place(void* data, size_t n, int unit) {
+  auto* p = static_cast<uint8_t*>(data);
+  switch (unit) {
+    case 2:
+      for (size_t i = 0; i + 2 <= n; i += 2) {
+        uint16_t v;
+        std::memcpy(&v, p + i, 2);
+        v = __builtin_bswap16(v);
+        std::memcpy(p + i, &v, 2);
+      }
+      break;
+    case 4:
+      for (size_t i = 0; i + 4 <= n; i += 4) {
+        uint32_t v;
+        std::memcpy(&v, p + i, 4);
+        v = __builtin_bswap32(v);
+        std::memcpy(p + i, &v, 4);
+      }
+      break;
+    case 8:
+      for (size_t i = 0; i + 8 <= n; i += 8) {
+        uint64_t v;
+        std::memcpy(&v, p + i, 8);
+        v = __builtin_bswap64(v);
+        std::memcpy(p + i, &v, 8);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+std::string quoted(std::string_view key) {
+  std::string out = "'";
+  for (char c : key) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+BundleReader::BundleReader(std::string prefix) : prefix_(std::move(prefix)), index_path_(prefix_ + ".index") {
+  auto index = MappedFile::open(index_path_);
+  std::string copy;
+  std::string_view bytes;
+  if (index->mapped()) {
+    bytes = index->bytes();
+  } else {
+    copy.resize(static_cast<size_t>(index->size()));
+    index->read(0, copy.size(), copy.data());
+    bytes = copy;
+  }
+  bool seen_header = false;
+  scan_table(bytes, index_path_, [&](std::string_view key, std::string_view value) {
+    try {
+      if (!seen_header) {
+        if (!key.empty()) throw DataLoss("the first entry is not the bundle header (key \"\")");
+        header_ = decode_header(value);
+        seen_header = true;
+        return;
+      }
+      entries_.push_back(decode_entry(value));
+      keys_.emplace_back(key);
+    } catch (const DataLoss& e) {
+      throw DataLoss(index_path_ + ": entry " + quoted(key) + ": " + e.what());
+    }
+  });
+  if (!seen_header) throw DataLoss(index_path_ + ": the index has no bundle header");
+  check_header_versions(header_, index_path_);
+  shards_.resize(static_cast<size_t>(header_.num_shards));
+
+  // Hide the per-slice entries of partitioned variables, as TensorFlow does.
+  hidden_.assign(keys_.size(), false);
+  for (size_t i = 0; i < keys_.size(); i++) {
+    for (const SliceExtents& slice : entries_[i].slices) {
+      const std::string slice_key = encode_slice_key(keys_[i], slice);
+      auto it = std::lower_bound(keys_.begin(), keys_.end(), slice_key);
+      if (it != keys_.end() && *it == slice_key) hidden_[static_cast<size_t>(it - keys_.begin())] = true;
+    }
+  }
+}
+
+std::string BundleReader::data_path(int32_t shard_id) const {
+  char suffix[64];
+  std::snprintf(suffix, sizeof suffix, ".data-%05d-of-%05d", shard_id, header_.num_shards);
+  return prefix_ + suffix;
+}
+
+const BundleEntry* BundleReader::find(std::string_view key) const {
+  auto it = std::lower_bound(keys_.begin(), keys_.end(), key,
+                             [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
+  if (it == keys_.end() || *it != key) return nullptr;
+  return &entries_[static_cast<size_t>(it - keys_.begin())];
+}
+
+const BundleEntry& BundleReader::get(std::string_view key) const {
+  const BundleEntry* e = find(key);
+  if (e == nullptr) throw NotFound("key " + quoted(key) + " not found in checkpoint " + prefix_);
+  return *e;
+}
+
+void BundleReader::fail(std::string_view key, const std::string& problem) const {
+  throw DataLoss(prefix_ + ": tensor " + quoted(key) + ": " + problem);
+}
+
+std::shared_ptr<MappedFile> BundleReader::shard(int32_t id) const {
+  std::lock_guard<std::mutex> lock(shards_mu_);
+  auto& slot = shards_[static_cast<size_t>(id)];
+  if (!slot) slot = MappedFile::open(data_path(id));
+  return slot;
+}
+
+std::shared_ptr<MappedFile> BundleReader::locate(std::string_view key, const BundleEntry& e) const {
+  if (!e.slices.empty()) fail(key, "is a partitioned variable; read its slices");
+  if (e.shard_id >= header_.num_shards) {
+    fail(key, "names data shard " + std::to_string(e.shard_id) + " but the bundle has " +
+                  std::to_string(header_.num_shards));
+  }
+  auto file = shard(e.shard_id);
+  const uint64_t end = static_cast<uint64_t>(e.offset) + static_cast<uint64_t>(e.size);
+  if (end > file->size()) {
+    throw DataLoss(file->path() + ": tensor " + quoted(key) + " spans bytes [" + std::to_string(e.offset) + ", " +
+                   std::to_string(end) + ") but the file has " + std::to_string(file->size()) +
+                   " bytes (truncated data file?)");
+  }
+  return file;
+}
+
+void BundleReader::check_fixed_size(std::string_view key, const BundleEntry& e) const {
+  const int width = element_size(e.dtype);
+  if (width == 0) fail(key, "dtype " + std::to_string(e.dtype) + " is not a fixed-size type");
+  const int64_t n = e.num_elements();
+  if (n > INT64_MAX / width || n * width != e.size) {
+    fail(key, "size " + std::to_string(e.size) + " does not match " + std::to_string(n) + " elements of " +
+                  std::to_string(width) + " bytes");
+  }
+}
+
+uint64_t BundleReader::checked_size(std::string_view key) const {
+  const BundleEntry& e = get(key);
+  check_fixed_size(key, e);
+  if (e.size > 0) locate(key, e);
+  return static_cast<uint64_t>(e.size);
+}
+
+void BundleReader::read_into(std::string_view key, void* dst, size_t n, bool verify) const {
+  const BundleEntry& e = get(key);
+  check_fixed_size(key, e);
+  if (static_cast<uint64_t>(e.size) != n) fail(key, "destination buffer has the wrong size");
+  if (n == 0) {
+    if (verify && e.masked_crc != crc32c::mask(0)) fail(key, "checksum mismatch (empty tensor)");
+    return;
+  }
+  auto file = locate(key, e);
+  uint32_t crc = 0;
+  if (file->mapped()) {
+    const char* src = file->bytes().data() + e.offset;
+    file->will_need(static_cast<uint64_t>(e.offset), n);
+    if (verify) {
+      crc = crc32c::copy_and_extend(0, dst, src, n);
+    } else {
+      std::memcpy(dst, src, n);
+    }
+  } else {
+    auto* out = static_cast<char*>(dst);
+    for (size_t done = 0; done < n;) {
+      const size_t k = std::min(kReadChunk, n - done);
+      file->read(static_cast<uint64_t>(e.offset) + done, k, out + done);
+      if (verify) crc = crc32c::extend(crc, out + done, k);
+      done += k;
+    }
+  }
+  if (verify && (!e.has_crc || crc32c::mask(crc) != e.masked_crc)) {
+    throw DataLoss(file->path() + ": checksum mismatch for tensor " + quoted(key) + " (data corrupted)");
+  }
+  if (header_.big_endian) swap_in_place(dst, n, swap_unit(e.dtype));
+}
+
+TensorView BundleReader::view(std::string_view key) const {
+  const BundleEntry& e = get(key);
+  check_fixed_size(key, e);
+  if (e.size == 0) return {nullptr, std::string_view()};
+  auto file = locate(key, e);
+  if (!file->mapped()) fail(key, "its data file is not memory-mapped, so it has no zero-copy view");
+  return {file, file->bytes().substr(static_cast<size_t>(e.offset), static_cast<size_t>(e.size))};
+}
+
+StringTensor BundleReader::read_strings(std::string_view key, bool verify) const {
+  const BundleEntry& e = get(key);
+  if (e.dtype != kString && e.dtype != kVariant) fail(key, "is not a string or variant tensor");
+  StringTensor out;
+  auto file = locate(key, e);
+  std::string_view payload;
+  if (file->mapped()) {
+    out.owner = file;
+    payload = file->bytes().substr(static_cast<size_t>(e.offset), static_cast<size_t>(e.size));
+  } else {
+    out.buffer.resize(static_cast<size_t>(e.size));
+    file->read(static_cast<uint64_t>(e.offset), out.buffer.size(), out.buffer.data());
+    payload = out.buffer;
+  }
+  DecodedStrings decoded;
+  try {
+    decoded = e.dtype == kString ? decode_strings(payload, e.num_elements(), header_.big_endian, verify)
+                                 : decode_variants(payload, e.num_elements());
+  } catch (const DataLoss& err) {
+    throw DataLoss(file->path() + ": tensor " + quoted(key) + ": " + err.what());
+  }
+  if (verify && (!e.has_crc || crc32c::mask(decoded.crc) != e.masked_crc)) {
+    throw DataLoss(file->path() + ": checksum mismatch for tensor " + quoted(key) + " (data corrupted)");
+  }
+  out.items = std::move(decoded.items);
+  return out;
+}
+
+void BundleReader::verify(std::string_view key) const {
+  const BundleEntry& e = get(key);
+  if (!e.slices.empty()) return;  // its slices are entries of their own
+  if (e.dtype == kString || e.dtype == kVariant) {
+    read_strings(key, true);
+    return;
+  }
+  check_fixed_size(key, e);
+  if (e.size == 0) {
+    if (e.masked_crc != crc32c::mask(0)) fail(key, "checksum mismatch (empty tensor)");
+    return;
+  }
+  auto file = locate(key, e);
+  uint32_t crc = 0;
+  if (file->mapped()) {
+    crc = crc32c::value(file->bytes().data() + e.offset, static_cast<size_t>(e.size));
+  } else {
+    std::string chunk(std::min<size_t>(kReadChunk, static_cast<size_t>(e.size)), '\0');
+    for (uint64_t done = 0; done < static_cast<uint64_t>(e.size);) {
+      const size_t k = static_cast<size_t>(std::min<uint64_t>(chunk.size(), static_cast<uint64_t>(e.size) - done));
+      file->read(static_cast<uint64_t>(e.offset) + done, k, chunk.data());
+      crc = crc32c::extend(crc, chunk.data(), k);
+      done += k;
+    }
+  }
+  if (!e.has_crc || crc32c::mask(crc) != e.masked_crc) {
+    throw DataLoss(file->path() + ": checksum mismatch for tensor " + quoted(key) + " (data corrupted)");
+  }
+}
+
+}  // namespace tfbundle

@@ -1,0 +1,96 @@
+// Reads a tensor bundle (V2 checkpoint): `prefix.index` plus the data shards
+// `prefix.data-SSSSS-of-NNNNN`.
+//
+// Opening parses the whole index (every block checksum verified) into a
+// sorted array of entries; shards are opened and mapped lazily, on first use,
+// and shared with any zero-copy view handed out. Every offset, size and count
+// from the file is checked against the bytes that exist before it is used.
+// All const methods are safe to call from several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bundle_entry.h"
+#include "mapped_file.h"
+
+namespace tfbundle {
+
+// Bytes of a variable-length tensor: views into `owner`'s mapping, or into
+// `buffer` when the shard is not mapped.
+struct StringTensor {
+  std::shared_ptr<MappedFile> owner;
+  std::string buffer;
+  std::vector<std::string_view> items;
+};
+
+// A zero-copy view of a tensor's bytes; `owner` keeps the mapping alive.
+struct TensorView {
+  std::shared_ptr<MappedFile> owner;
+  std::string_view bytes;
+};
+
+class BundleReader {
+ public:
+  // Throws FileMissing if `prefix.index` does not exist, DataLoss if damaged.
+  explicit BundleReader(std::string prefix);
+
+  const std::string& prefix() const { return prefix_; }
+  const std::string& index_path() const { return index_path_; }
+  const BundleHeader& header() const { return header_; }
+  std::string data_path(int32_t shard_id) const;
+
+  // Entries other than the header, in key order; hidden() marks the entries
+  // that hold one slice of a partitioned variable (TF hides those too).
+  size_t num_entries() const { return keys_.size(); }
+  const std::string& key(size_t i) const { return keys_[i]; }
+  const BundleEntry& entry(size_t i) const { return entries_[i]; }
+  bool hidden(size_t i) const { return hidden_[i]; }
+
+  // The entry for `key`; nullptr / NotFound when absent.
+  const BundleEntry* find(std::string_view key) const;
+  const BundleEntry& get(std::string_view key) const;
+
+  // The byte size of a fixed-size tensor after checking that it agrees with
+  // its shape and lies inside its data shard: safe to allocate.
+  uint64_t checked_size(std::string_view key) const;
+
+  // Copies a fixed-size tensor's bytes into dst (n must equal its size),
+  // verifying the checksum while copying when `verify`, and converting a
+  // big-endian payload to host order.
+  void read_into(std::string_view key, void* dst, size_t n, bool verify) const;
+
+  // The mapped bytes of a fixed-size tensor, not verified and in file byte
+  // order. Throws DataLoss if the shard cannot be mapped.
+  TensorView view(std::string_view key) const;
+
+  // Strings (DT_STRING) or serialized VariantTensorDataProtos (DT_VARIANT).
+  StringTensor read_strings(std::string_view key, bool verify) const;
+
+  // Checks the entry's checksum (and string structure); throws DataLoss.
+  void verify(std::string_view key) const;
+
+ private:
+  std::shared_ptr<MappedFile> shard(int32_t id) const;
+  // Checks that the entry's bytes lie in its shard and returns the shard.
+  std::shared_ptr<MappedFile> locate(std::string_view key, const BundleEntry& e) const;
+  // Fixed-size entries: checks size == elements × element size.
+  void check_fixed_size(std::string_view key, const BundleEntry& e) const;
+  [[noreturn]] void fail(std::string_view key, const std::string& problem) const;
+
+  std::string prefix_;
+  std::string index_path_;
+  BundleHeader header_;
+  std::vector<std::string> keys_;
+  std::vector<BundleEntry> entries_;
+  std::vector<bool> hidden_;
+
+  mutable std::mutex shards_mu_;
+  mutable std::vector<std::shared_ptr<MappedFile>> shards_;
+};
+
+}  // namespace tfbundle

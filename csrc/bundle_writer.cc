@@ -1,0 +1,311 @@
+#include "bundle_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+#include "crc32c.h"
+#include "dtypes.h"
+#include "errors.h"
+#include "table_builder.h"
+#include "tensor_strings.h"
+
+namespace tfbundle {
+
+namespace {
+
+constexpr size_t kBufferSize = 1 << 20;  // small tensors are gathered up to this
+constexpr size_t kChunk = 256 * 1024;    // checksum-then-write unit for large ones
+
+[[noreturn]] void throw_errno(const std::string& what, int err) {
+  if (err == ENOENT) throw FileMissing(what + ": " + std::strerror(err));
+  throw IoError(what + ": " + std::strerror(err), err);
+}
+
+std::string temp_name(const std::string& final_path) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return final_path + ".tempstate" + std::to_string(rng());
+}
+
+std::string directory_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+void fsync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) throw_errno("open " + path + " for fsync", errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw_errno("fsync " + path, err);
+}
+
+int64_t product(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw InvalidArgument("negative dimension in shape");
+    if (d != 0 && n > INT64_MAX / d) throw InvalidArgument("shape has too many elements");
+    n *= d;
+  }
+  return n;
+}
+
+}  // namespace
+
+BundleWriter::BundleWriter(std::string prefix, int32_t num_shards) : prefix_(std::move(prefix)) {
+  if (num_shards < 1 || num_shards > 99999) throw InvalidArgument("num_shards must be between 1 and 99999");
+  shards_.resize(static_cast<size_t>(num_shards));
+  try {
+    for (int32_t i = 0; i < num_shards; i++) {
+      char suffix[64];
+      std::snprintf(suffix, sizeof suffix, ".data-%05d-of-%05d", i, num_shards);
+      Shard& s = shards_[static_cast<size_t>(i)];
+      s.final_path = prefix_ + suffix;
+      s.temp_path = temp_name(s.final_path);
+      s.fd = ::open(s.temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      if (s.fd < 0) throw_errno("create " + s.temp_path, errno);
+    }
+  } catch (...) {
+    abort();
+    throw;
+  }
+}
+
+BundleWriter::~BundleWriter() {
+  if (state_ == kOpen) abort();
+}
+
+std::vector<std::string> BundleWriter::data_paths() const {
+  std::vector<std::string> out;
+  for (const Shard& s : shards_) out.push_back(s.final_path);
+  return out;
+}
+
+void BundleWriter::check_new_key(const std::string& key) const {
+  if (state_ != kOpen) throw InvalidArgument("the writer for " + prefix_ + " is already closed");
+  if (key.empty()) throw InvalidArgument("the empty key is reserved for the bundle header");
+  if (entries_.count(key) != 0 || partitioned_.count(key) != 0) {
+    throw InvalidArgument("duplicate key '" + key + "'");
+  }
+}
+
+size_t BundleWriter::pick_shard() const {
+  size_t best = 0;
+  for (size_t i = 1; i < shards_.size(); i++) {
+    if (shards_[i].size < shards_[best].size) best = i;
+  }
+  return best;
+}
+
+void BundleWriter::write_all(int fd, const std::string& path, const char* data, size_t n) {
+  while (n > 0) {
+    const ssize_t wrote = ::write(fd, data, n);
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("write " + path, errno);
+    }
+    data += wrote;
+    n -= static_cast<size_t>(wrote);
+  }
+}
+
+void BundleWriter::write_pending(Shard* shard) {
+  write_all(shard->fd, shard->temp_path, shard->pending.data(), shard->pending.size());
+  shard->pending.clear();
+}
+
+uint32_t BundleWriter::append(Shard* shard, const char* data, size_t n) {
+  uint32_t crc = 0;
+  if (shard->pending.size() + n <= kBufferSize) {
+    crc = crc32c::value(data, n);
+    shard->pending.append(data, n);
+  } else {
+    write_pending(shard);
+    for (size_t done = 0; done < n;) {
+      const size_t k = std::min(kChunk, n - done);
+      crc = crc32c::extend(crc, data + done, k);  // the chunk is cache-hot for write()
+      write_all(shard->fd, shard->temp_path, data + done, k);
+      done += k;
+    }
+  }
+  shard->size += n;
+  return crc;
+}
+
+void BundleWriter::add(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape, const void* data,
+                       size_t n) {
+  check_new_key(key);
+  const int width = element_size(dtype);
+  if (width == 0) throw InvalidArgument("key '" + key + "': dtype " + std::to_string(dtype) + " is not fixed-size");
+  const int64_t elements = product(shape);
+  if (elements > INT64_MAX / width || static_cast<uint64_t>(elements * width) != n) {
+    throw InvalidArgument("key '" + key + "': " + std::to_string(n) + " bytes do not match the shape");
+  }
+  BundleEntry e;
+  e.dtype = dtype;
+  e.shape = shape;
+  const size_t id = pick_shard();
+  Shard& shard = shards_[id];
+  e.shard_id = static_cast<int32_t>(id);
+  e.offset = static_cast<int64_t>(shard.size);
+  e.size = static_cast<int64_t>(n);
+  e.masked_crc = crc32c::mask(append(&shard, static_cast<const char*>(data), n));
+  e.has_crc = true;
+  entries_.emplace(key, std::move(e));
+}
+
+void BundleWriter::add_strings(const std::string& key, const std::vector<int64_t>& shape,
+                               const std::vector<std::string_view>& items) {
+  check_new_key(key);
+  if (product(shape) != static_cast<int64_t>(items.size())) {
+    throw InvalidArgument("key '" + key + "': " + std::to_string(items.size()) + " strings do not match the shape");
+  }
+  uint32_t crc = 0;
+  const std::string payload = encode_strings(items, &crc);
+  BundleEntry e;
+  e.dtype = kString;
+  e.shape = shape;
+  const size_t id = pick_shard();
+  Shard& shard = shards_[id];
+  e.shard_id = static_cast<int32_t>(id);
+  e.offset = static_cast<int64_t>(shard.size);
+  e.size = static_cast<int64_t>(payload.size());
+  append(&shard, payload.data(), payload.size());
+  e.masked_crc = crc32c::mask(crc);
+  e.has_crc = true;
+  entries_.emplace(key, std::move(e));
+}
+
+void BundleWriter::add_slice_of(const std::string& name, int32_t dtype, const std::vector<int64_t>& full_shape,
+                                const SliceExtents& slice) {
+  if (name.empty()) throw InvalidArgument("the empty key is reserved for the bundle header");
+  if (entries_.count(name) != 0) throw InvalidArgument("duplicate key '" + name + "'");
+  if (slice.size() != full_shape.size()) {
+    throw InvalidArgument("slice of '" + name + "' has " + std::to_string(slice.size()) + " dimensions, the variable " +
+                          std::to_string(full_shape.size()));
+  }
+  for (size_t d = 0; d < slice.size(); d++) {
+    const Extent& x = slice[d];
+    if (!x.full() && (x.start < 0 || x.start > full_shape[d] || x.length > full_shape[d] - x.start)) {
+      throw InvalidArgument("slice of '" + name + "' lies outside the variable in dimension " + std::to_string(d));
+    }
+  }
+  auto inserted = partitioned_.emplace(name, Partitioned{dtype, full_shape, {}});
+  Partitioned& p = inserted.first->second;
+  if (p.dtype != dtype || p.full_shape != full_shape) {
+    throw InvalidArgument("slices of '" + name + "' disagree on dtype or full shape");
+  }
+  p.slices.push_back(slice);
+}
+
+void check_slices_tile(const std::string& name, const std::vector<int64_t>& full_shape,
+                       const std::vector<SliceExtents>& slices) {
+  const size_t rank = full_shape.size();
+  auto lo = [&](const SliceExtents& s, size_t d) { return s[d].full() ? 0 : s[d].start; };
+  auto hi = [&](const SliceExtents& s, size_t d) { return s[d].full() ? full_shape[d] : s[d].start + s[d].length; };
+  int64_t covered = 0;
+  for (size_t i = 0; i < slices.size(); i++) {
+    int64_t volume = 1;
+    for (size_t d = 0; d < rank; d++) volume *= hi(slices[i], d) - lo(slices[i], d);
+    covered += volume;
+    for (size_t j = 0; j < i; j++) {
+      bool overlap = true;
+      for (size_t d = 0; d < rank && overlap; d++) {
+        overlap = std::max(lo(slices[i], d), lo(slices[j], d)) < std::min(hi(slices[i], d), hi(slices[j], d));
+      }
+      if (overlap && volume > 0) throw InvalidArgument("overlapping slices of '" + name + "'");
+    }
+  }
+  if (covered != product(full_shape)) {
+    throw InvalidArgument("the slices of '" + name + "' do not cover its full shape");
+  }
+}
+
+std::string BundleWriter::build_index() {
+  for (auto& [name, p] : partitioned_) {
+    check_slices_tile(name, p.full_shape, p.slices);
+    BundleEntry full;
+    full.dtype = p.dtype;
+    full.shape = p.full_shape;
+    full.slices = p.slices;
+    entries_.emplace(name, std::move(full));
+  }
+  TableBuilder table;
+  BundleHeader header;
+  header.num_shards = static_cast<int32_t>(shards_.size());
+  header.producer = 1;
+  table.add("", encode_header(header));
+  for (const auto& [key, entry] : entries_) table.add(key, encode_entry(entry));
+  return table.finish();
+}
+
+void BundleWriter::commit(bool sync) {
+  for (Shard& s : shards_) {
+    write_pending(&s);
+    if (sync && ::fsync(s.fd) != 0) throw_errno("fsync " + s.temp_path, errno);
+    if (::close(s.fd) != 0) {
+      s.fd = -1;
+      throw_errno("close " + s.temp_path, errno);
+    }
+    s.fd = -1;
+  }
+  const std::string index = build_index();
+  const std::string index_path = prefix_ + ".index";
+  index_temp_path_ = temp_name(index_path);
+  const int fd = ::open(index_temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) throw_errno("create " + index_temp_path_, errno);
+  try {
+    write_all(fd, index_temp_path_, index.data(), index.size());
+    if (sync && ::fsync(fd) != 0) throw_errno("fsync " + index_temp_path_, errno);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (::close(fd) != 0) throw_errno("close " + index_temp_path_, errno);
+
+  // An existing index at this prefix goes first, so that no instant pairs an
+  // old index with new data files of the same names.
+  if (::unlink(index_path.c_str()) != 0 && errno != ENOENT) throw_errno("remove old " + index_path, errno);
+  for (Shard& s : shards_) {
+    if (::rename(s.temp_path.c_str(), s.final_path.c_str()) != 0) throw_errno("rename " + s.temp_path, errno);
+    s.temp_path.clear();
+  }
+  if (::rename(index_temp_path_.c_str(), index_path.c_str()) != 0) throw_errno("rename " + index_temp_path_, errno);
+  index_temp_path_.clear();
+  if (sync) fsync_path(directory_of(index_path), true);
+}
+
+void BundleWriter::finish(bool sync) {
+  if (state_ != kOpen) throw InvalidArgument("the writer for " + prefix_ + " is already closed");
+  try {
+    commit(sync);
+  } catch (...) {
+    abort();
+    throw;
+  }
+  state_ = kFinished;
+}
+
+void BundleWriter::abort() {
+  for (Shard& s : shards_) {
+    if (s.fd >= 0) ::close(s.fd);
+    s.fd = -1;
+    if (!s.temp_path.empty()) ::unlink(s.temp_path.c_str());
+    s.temp_path.clear();
+    s.pending.clear();
+  }
+  if (!index_temp_path_.empty()) ::unlink(index_temp_path_.c_str());
+  index_temp_path_.clear();
+  if (state_ == kOpen) state_ = kAborted;
+}
+
+}  // namespace tfbundle

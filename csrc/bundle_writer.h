@@ -1,0 +1,88 @@
+// Writes a tensor bundle the way TensorFlow's BundleWriter does, streaming:
+// each tensor's bytes go to a data shard as soon as it is added (checksummed
+// on the way), and only the small entry protos are kept until finish().
+//
+// Files are created under temporary names next to their final names
+// (`<final>.tempstate<random>`) and renamed by finish(): the data shards
+// first, the index last, so the index's appearance marks a complete bundle.
+// abort() (and the destructor of an unfinished writer) removes them all.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bundle_entry.h"
+
+namespace tfbundle {
+
+class BundleWriter {
+ public:
+  // Creates `num_shards` (>= 1) temporary data files. Throws FileMissing if
+  // the directory does not exist, IoError on other failures.
+  BundleWriter(std::string prefix, int32_t num_shards);
+  ~BundleWriter();
+  BundleWriter(const BundleWriter&) = delete;
+  BundleWriter& operator=(const BundleWriter&) = delete;
+
+  // Adds a fixed-size tensor whose `n` bytes (host order) are at `data`.
+  // Throws InvalidArgument on a duplicate or empty key or a size mismatch.
+  void add(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape, const void* data, size_t n);
+  // Adds a DT_STRING tensor.
+  void add_strings(const std::string& key, const std::vector<int64_t>& shape,
+                   const std::vector<std::string_view>& items);
+  // Records that the entry just added under encode_slice_key(name, slice)
+  // is one slice of the partitioned variable `name`.
+  void add_slice_of(const std::string& name, int32_t dtype, const std::vector<int64_t>& full_shape,
+                    const SliceExtents& slice);
+
+  // Writes the index and renames everything into place. With `sync`, files
+  // and the directory are fsynced first. On failure the writer aborts.
+  void finish(bool sync);
+  void abort();
+
+  const std::string& prefix() const { return prefix_; }
+  bool finished() const { return state_ != kOpen; }
+  // Final paths of the data files, in shard order.
+  std::vector<std::string> data_paths() const;
+
+ private:
+  struct Shard {
+    std::string final_path;
+    std::string temp_path;
+    int fd = -1;
+    uint64_t size = 0;    // bytes appended so far
+    std::string pending;  // appended but not yet written
+  };
+  struct Partitioned {
+    int32_t dtype = 0;
+    std::vector<int64_t> full_shape;
+    std::vector<SliceExtents> slices;
+  };
+
+  void check_new_key(const std::string& key) const;
+  size_t pick_shard() const;
+  // Appends to a shard and returns the unmasked checksum of the bytes.
+  uint32_t append(Shard* shard, const char* data, size_t n);
+  void write_pending(Shard* shard);
+  void write_all(int fd, const std::string& path, const char* data, size_t n);
+  std::string build_index();
+  void commit(bool sync);
+
+  enum State { kOpen, kFinished, kAborted };
+  std::string prefix_;
+  std::vector<Shard> shards_;
+  std::map<std::string, BundleEntry> entries_;  // std::string orders bytewise
+  std::map<std::string, Partitioned> partitioned_;
+  std::string index_temp_path_;
+  State state_ = kOpen;
+};
+
+// Checks that `slices` tile `full_shape` without overlap; throws
+// InvalidArgument naming `name` otherwise.
+void check_slices_tile(const std::string& name, const std::vector<int64_t>& full_shape,
+                       const std::vector<SliceExtents>& slices);
+
+}  // namespace tfbundle

@@ -1,0 +1,36 @@
+// CRC32C (Castagnoli) with a hardware implementation picked at run time, and
+// TensorFlow's checksum masking. Values are ordinary finished CRCs, so
+// extend(extend(0, a), b) == value(a ‖ b).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tfbundle {
+namespace crc32c {
+
+// Returns the CRC32C of data[0..n) continued from a previous result `crc`.
+uint32_t extend(uint32_t crc, const void* data, size_t n);
+
+inline uint32_t value(const void* data, size_t n) { return extend(0, data, n); }
+
+// Copies n bytes from src to dst and returns extend(crc, src, n), touching
+// the source once from memory (the checksum runs on cache-resident chunks).
+uint32_t copy_and_extend(uint32_t crc, void* dst, const void* src, size_t n);
+
+// Name of the implementation in use: "sse4.2", "armv8-crc" or "portable".
+const char* implementation();
+
+// TensorFlow stores masked CRCs so that a CRC of data containing CRCs stays
+// well distributed: rotate right by 15 bits and add a constant.
+constexpr uint32_t kMaskDelta = 0xa282ead8u;
+
+inline uint32_t mask(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + kMaskDelta; }
+
+inline uint32_t unmask(uint32_t masked) {
+  const uint32_t rot = masked - kMaskDelta;
+  return (rot >> 17) | (rot << 15);
+}
+
+}  // namespace crc32c
+}  // namespace tfbundle

@@ -1,0 +1,77 @@
+// A minimal protobuf wire-format cursor and encoder. The cursor walks the
+// fields of a byte span without copying; every length is checked against
+// the bytes that remain. Unknown fields are for the caller to skip.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "coding.h"
+
+namespace tfbundle {
+namespace wire {
+
+enum WireType : int { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
+
+struct Field {
+  uint32_t number = 0;
+  WireType type = kVarint;
+  uint64_t value = 0;     // kVarint, kFixed64, kFixed32
+  std::string_view bytes;  // kLengthDelimited: the payload, pointing into the input
+};
+
+// Iterates over the fields of one message. next() returns false at the end
+// and throws DataLoss (with `what` naming the message) on malformed input.
+class Cursor {
+ public:
+  Cursor(std::string_view message, const char* what) : rest_(message), what_(what) {}
+  bool next(Field* field);
+
+ private:
+  std::string_view rest_;
+  const char* what_;
+};
+
+// Calls fn(value) for each element of a repeated integer field, accepting
+// both the packed (one LEN field) and unpacked (one varint each) encodings.
+template <typename Fn>
+void for_each_varint(const Field& field, const char* what, Fn fn);
+
+// Encoders (append to *out).
+inline void put_tag(std::string* out, uint32_t number, WireType type) {
+  put_varint64(out, (static_cast<uint64_t>(number) << 3) | type);
+}
+inline void put_varint_field(std::string* out, uint32_t number, uint64_t v) {
+  put_tag(out, number, kVarint);
+  put_varint64(out, v);
+}
+inline void put_bytes_field(std::string* out, uint32_t number, std::string_view bytes) {
+  put_tag(out, number, kLengthDelimited);
+  put_varint64(out, bytes.size());
+  out->append(bytes.data(), bytes.size());
+}
+inline void put_fixed32_field(std::string* out, uint32_t number, uint32_t v) {
+  put_tag(out, number, kFixed32);
+  put_fixed32(out, v);
+}
+
+[[noreturn]] void throw_malformed(const char* what, const char* problem);
+
+template <typename Fn>
+void for_each_varint(const Field& field, const char* what, Fn fn) {
+  if (field.type == kVarint) {
+    fn(field.value);
+    return;
+  }
+  if (field.type != kLengthDelimited) throw_malformed(what, "repeated integer field has a wrong wire type");
+  std::string_view packed = field.bytes;
+  while (!packed.empty()) {
+    uint64_t v;
+    if (!get_varint64(&packed, &v)) throw_malformed(what, "truncated packed varint");
+    fn(v);
+  }
+}
+
+}  // namespace wire
+}  // namespace tfbundle

@@ -1,0 +1,34 @@
+"""tfbundle: read and write TensorFlow checkpoints without TensorFlow.
+
+Example:
+    >>> import tfbundle
+    >>> with tfbundle.open("model.ckpt-20") as ckpt:          # doctest: +SKIP
+    ...     kernel = ckpt.get_tensor("dense/kernel")
+"""
+
+from .dtypes import DType, as_dtype
+from .errors import DataLossError, NotFoundError
+from .reader import CheckpointReader, TensorSlice, list_variables, load, load_checkpoint, load_variable, open
+from .state import get_checkpoint_state, latest_checkpoint, update_checkpoint_state
+from .writer import Writer, save
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointReader",
+    "DType",
+    "DataLossError",
+    "NotFoundError",
+    "TensorSlice",
+    "Writer",
+    "as_dtype",
+    "get_checkpoint_state",
+    "latest_checkpoint",
+    "list_variables",
+    "load",
+    "load_checkpoint",
+    "load_variable",
+    "open",
+    "save",
+    "update_checkpoint_state",
+]

@@ -1,0 +1,401 @@
+"""Reading V2 checkpoints: :class:`CheckpointReader` and the ``tf.train``-style
+functions built on it.
+
+The C++ core parses the index, maps the shards and copies or views bytes;
+this module turns those bytes into numpy arrays and assembles partitioned
+variables from their slices.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from . import _core, paths
+from ._lazy import numpy as np
+from .dtypes import DType, from_enum
+from .errors import DataLossError
+
+if TYPE_CHECKING:
+    import numpy
+
+
+class CheckpointReader:
+    """An open V2 checkpoint (tensor bundle), like ``tf.train.load_checkpoint``.
+
+    ``path`` may be a prefix, its ``.index`` or a ``.data-*`` file, a
+    ``pathlib.Path``, or a directory (see :func:`tfbundle.paths.resolve_prefix`).
+    Keys of partitioned variables' slices are hidden, as TensorFlow hides
+    them; the variable itself reads back whole. Safe to share between threads.
+
+    Example:
+        >>> with CheckpointReader("model.ckpt-20") as ckpt:     # doctest: +SKIP
+        ...     kernel = ckpt.get_tensor("dense/kernel")
+    """
+
+    def __init__(self, path: "paths.PathLike") -> None:
+        self._core = _core.BundleReader(paths.resolve_prefix(path))
+        self._keys: Optional[List[str]] = None
+        self._key_set: Optional[frozenset] = None
+
+    # -- mapping-like surface -------------------------------------------
+    @property
+    def prefix(self) -> str:
+        """The checkpoint prefix (``.index`` and ``.data-*`` files share it)."""
+        return self._core.prefix
+
+    @property
+    def num_shards(self) -> int:
+        """How many ``.data-*`` files the checkpoint has."""
+        return self._core.num_shards
+
+    def keys(self) -> List[str]:
+        """Every tensor name, sorted bytewise as in the index.
+
+        Example:
+            >>> ckpt.keys()                                      # doctest: +SKIP
+            ['dense/bias', 'dense/kernel', 'global_step']
+        """
+        if self._keys is None:
+            self._keys = self._core.keys()
+        return list(self._keys)
+
+    def __contains__(self, name: object) -> bool:
+        return self.has_tensor(name)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        if self._keys is None:
+            self._keys = self._core.keys()
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __getitem__(self, name: str) -> "numpy.ndarray":
+        return self.get_tensor(name)
+
+    def has_tensor(self, name: str) -> bool:
+        """True if ``name`` is a tensor of this checkpoint (``tf.train`` name)."""
+        if self._key_set is None:
+            self._key_set = frozenset(self.keys())
+        return name in self._key_set
+
+    def dtype(self, name: str) -> DType:
+        """The tensor's :class:`tfbundle.DType`.
+
+        Example:
+            >>> ckpt.dtype("global_step").name                   # doctest: +SKIP
+            'int64'
+        """
+        return from_enum(self._core.info(name)[0])
+
+    def shape(self, name: str) -> Tuple[int, ...]:
+        """The tensor's shape as a tuple (``()`` for a scalar)."""
+        return self._core.info(name)[1]
+
+    def get_variable_to_shape_map(self) -> Dict[str, List[int]]:
+        """``{name: shape as a list}``, like TensorFlow's reader."""
+        return {k: list(v) for k, v in self._core.shape_map().items()}
+
+    def get_variable_to_dtype_map(self) -> Dict[str, DType]:
+        """``{name: DType}``, like TensorFlow's reader (with tfbundle DTypes)."""
+        return {k: from_enum(v) for k, v in self._core.dtype_map().items()}
+
+    # -- reading ----------------------------------------------------------
+    def get_tensor(self, name: str, *, copy: bool = True, verify: Optional[bool] = None) -> "numpy.ndarray":
+        """Reads a tensor as a numpy array.
+
+        With ``copy=True`` (the default) the result is a new writeable array
+        and its checksum is verified while copying. With ``copy=False`` a
+        numeric tensor comes back as a read-only view into the memory-mapped
+        shard, not verified unless ``verify=True`` (reading every byte is what
+        a view avoids); it stays valid after the reader is closed. Strings
+        come back as an object array of ``bytes``, as in TensorFlow.
+
+        Example:
+            >>> w = ckpt.get_tensor("dense/kernel")              # doctest: +SKIP
+            >>> view = ckpt.get_tensor("dense/kernel", copy=False)  # doctest: +SKIP
+        """
+        enum, shape, partitioned = self._core.info(name)
+        dtype = from_enum(enum)
+        if verify is None:
+            verify = copy
+        if partitioned:
+            return self._assemble(name, dtype, shape, verify)
+        return self._read_entry(name, dtype, shape, copy, verify)
+
+    def _read_entry(self, key: str, dtype: DType, shape: Tuple[int, ...], copy: bool, verify: bool):
+        if dtype.is_variable_length:
+            items = self._core.read_strings(key, verify)
+            out = np.empty(len(items), dtype=object)
+            out[:] = items
+            return out.reshape(shape)
+        if not copy and not self._core.big_endian:
+            if verify:
+                self._core.verify(key)
+            return self._core.view(key).view(dtype.numpy_dtype).reshape(shape)
+        raw = np.empty(self._core.checked_size(key), dtype=np.uint8)
+        self._core.read_into(key, raw, verify)
+        return raw.view(dtype.numpy_dtype).reshape(shape)
+
+    def _slice_plan(self, name: str, dtype: DType, shape: Tuple[int, ...]) -> List[Tuple[Tuple[slice, ...], str]]:
+        """The stored slices of a partitioned variable, checked to tile it."""
+        plan = []
+        total = 0
+        boxes = []
+        for extents, key in self._core.slices(name):
+            if len(extents) != len(shape):
+                raise DataLossError(f"{self.prefix}: slice of {name!r} has the wrong number of dimensions")
+            box = []
+            for (start, length), dim in zip(extents, shape):
+                stop = dim if length < 0 else start + length
+                if length >= 0 and (start < 0 or stop > dim):
+                    raise DataLossError(f"{self.prefix}: slice of {name!r} lies outside its shape {shape}")
+                box.append((0 if length < 0 else start, stop))
+            if not self._core.contains(key):
+                raise DataLossError(f"{self.prefix}: partitioned variable {name!r} is missing the slice {extents}")
+            slice_enum, slice_shape, _ = self._core.info(key)
+            expected = tuple(hi - lo for lo, hi in box)
+            if slice_enum != dtype.enum or tuple(slice_shape) != expected:
+                raise DataLossError(
+                    f"{self.prefix}: slice {extents} of {name!r} is stored as {from_enum(slice_enum).name}"
+                    f"{list(slice_shape)}, expected {dtype.name}{list(expected)}"
+                )
+            for other in boxes:
+                if all(max(a[0], b[0]) < min(a[1], b[1]) for a, b in zip(box, other)):
+                    raise DataLossError(f"{self.prefix}: overlapping slices in partitioned variable {name!r}")
+            boxes.append(box)
+            volume = 1
+            for lo, hi in box:
+                volume *= hi - lo
+            total += volume
+            plan.append((tuple(slice(lo, hi) for lo, hi in box), key))
+        full = 1
+        for d in shape:
+            full *= d
+        if total != full:
+            raise DataLossError(f"{self.prefix}: partitioned variable {name!r} does not have sufficient slices")
+        return plan
+
+    def _assemble(self, name: str, dtype: DType, shape: Tuple[int, ...], verify: bool):
+        # The plan checks that the slices tile the shape, so the allocation
+        # below is no larger than the slices' bytes on disk.
+        plan = self._slice_plan(name, dtype, shape)
+        out = np.empty(shape, dtype=dtype.numpy_dtype)
+        for region, key in plan:
+            piece_shape = tuple(s.stop - s.start for s in region)
+            out[region] = self._read_entry(key, dtype, piece_shape, True, verify)
+        return out
+
+    def get_slice(self, name: str) -> "TensorSlice":
+        """A lazy handle on a tensor; indexing it reads only what it selects.
+
+        Example:
+            >>> ckpt.get_slice("embeddings")[1000:1010]          # doctest: +SKIP
+        """
+        enum, shape, partitioned = self._core.info(name)
+        return TensorSlice(self, name, from_enum(enum), shape, partitioned)
+
+    def verify(self) -> None:
+        """Checks every checksum in the bundle; raises DataLossError on the first
+        damaged tensor.
+
+        Example:
+            >>> ckpt.verify()                                    # doctest: +SKIP
+        """
+        for key in self._core.keys(True):
+            self._core.verify(key)
+
+    def damaged(self) -> Dict[str, str]:
+        """``{name: problem}`` for every tensor whose data fails its checks."""
+        problems = {}
+        for key in self._core.keys(True):
+            try:
+                self._core.verify(key)
+            except (DataLossError, OSError) as e:
+                problems[key] = str(e)
+        return problems
+
+    def entry(self, name: str) -> Dict[str, Any]:
+        """The raw index entry of a key: dtype enum, shape, shard_id, offset,
+        size, masked crc32c and slices."""
+        return self._core.entry(name)
+
+    # -- lifetime -----------------------------------------------------------
+    def close(self) -> None:
+        """Releases the index and shard mappings (views handed out stay valid)."""
+        self._core = _ClosedCore(self._core.prefix)
+
+    def __enter__(self) -> "CheckpointReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<tfbundle.CheckpointReader {self.prefix!r}>"
+
+
+class _ClosedCore:
+    """Stands in for the core after close(): every use raises ValueError."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __getattr__(self, attr: str):
+        raise ValueError(f"checkpoint {self.prefix!r} is closed")
+
+
+class TensorSlice:
+    """A lazy view of one tensor (h5py-dataset style): ``shape``, ``dtype``,
+    and numpy indexing that reads only the bytes it needs.
+
+    On a memory-mapped shard a selection touches only the pages it covers
+    (and so is not checksum-verified); a partitioned variable reads only the
+    slices that intersect the selection. ``np.asarray(s)`` reads everything.
+
+    Example:
+        >>> rows = ckpt.get_slice("embeddings")[10:20, ::2]      # doctest: +SKIP
+    """
+
+    def __init__(self, reader: CheckpointReader, name: str, dtype: DType, shape: Tuple[int, ...], partitioned: bool):
+        self._reader = reader
+        self.name = name
+        self.dtype = dtype
+        self.shape = tuple(shape)
+        self._partitioned = partitioned
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a scalar tensor")
+        return self.shape[0]
+
+    def __array__(self, dtype: Any = None, copy: Any = None):
+        full = self._reader.get_tensor(self.name)
+        return full if dtype is None else full.astype(dtype)
+
+    def __getitem__(self, index: Any) -> "numpy.ndarray":
+        if self._partitioned:
+            return self._partitioned_getitem(index)
+        reader = self._reader
+        if not self.dtype.is_variable_length and not reader._core.big_endian:
+            try:
+                view = reader.get_tensor(self.name, copy=False)
+            except DataLossError:
+                view = None  # the shard is not memory-mapped: read it whole
+            if view is not None:
+                return np.array(view[index], copy=True)
+        return np.asarray(reader.get_tensor(self.name)[index])
+
+    def _partitioned_getitem(self, index: Any):
+        parts = _normalize_index(index, self.ndim)
+        if parts is None:  # advanced indexing: read everything, then index
+            return np.asarray(self._reader.get_tensor(self.name)[index])
+        # The positions picked along each dimension, their bounding box, and
+        # only the stored slices that intersect that box.
+        picks = [np.arange(dim)[part] for part, dim in zip(parts, self.shape)]
+        box = [(int(p.min()), int(p.max()) + 1) if p.size else (0, 0) for p in picks]
+        out = np.empty(tuple(hi - lo for lo, hi in box), dtype=self.dtype.numpy_dtype)
+        reader = self._reader
+        for region, key in reader._slice_plan(self.name, self.dtype, self.shape):
+            inter = [(max(r.start, lo), min(r.stop, hi)) for r, (lo, hi) in zip(region, box)]
+            if any(lo >= hi for lo, hi in inter):
+                continue
+            piece_shape = tuple(r.stop - r.start for r in region)
+            piece = reader._read_entry(key, self.dtype, piece_shape, True, True)
+            src = tuple(slice(lo - r.start, hi - r.start) for (lo, hi), r in zip(inter, region))
+            dst = tuple(slice(lo - b[0], hi - b[0]) for (lo, hi), b in zip(inter, box))
+            out[dst] = piece[src]
+        relative = [np.atleast_1d(p) - lo for p, (lo, _hi) in zip(picks, box)]
+        selected = out[np.ix_(*relative)] if relative else out
+        kept = [len(r) for r, part in zip(relative, parts) if isinstance(part, slice)]
+        return selected.reshape(kept)
+
+
+def _normalize_index(index: Any, ndim: int) -> Optional[List[Any]]:
+    """Expands Ellipsis and pads a basic index to ndim entries of ints and
+    slices; None for anything else (advanced indexing, newaxis)."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    if sum(1 for i in index if i is Ellipsis) > 1:
+        return None
+    if Ellipsis in index:
+        pos = index.index(Ellipsis)
+        index = index[:pos] + (slice(None),) * (ndim - len(index) + 1) + index[pos + 1 :]
+    index = tuple(index) + (slice(None),) * (ndim - len(index))
+    if len(index) != ndim:
+        return None
+    out: List[Any] = []
+    for part in index:
+        if isinstance(part, slice):
+            out.append(part)
+        elif isinstance(part, bool) or not hasattr(part, "__index__") or getattr(part, "ndim", 0):
+            return None
+        else:
+            out.append(part.__index__())
+    return out
+
+
+def open(path: "paths.PathLike") -> CheckpointReader:  # noqa: A001 - mirrors h5py.File/safetensors safe_open
+    """Opens a checkpoint for reading; use as a context manager or not.
+
+    Example:
+        >>> import tfbundle
+        >>> with tfbundle.open("model.ckpt-20") as ckpt:          # doctest: +SKIP
+        ...     print(ckpt.keys())
+    """
+    return CheckpointReader(path)
+
+
+def load_checkpoint(path: "paths.PathLike") -> CheckpointReader:
+    """Same as :func:`open`; named like ``tf.train.load_checkpoint``."""
+    return CheckpointReader(path)
+
+
+def load(path: "paths.PathLike", *, verify: bool = True) -> Dict[str, "numpy.ndarray"]:
+    """Reads every tensor into a dict of new numpy arrays.
+
+    Example:
+        >>> weights = tfbundle.load("model.ckpt-20")             # doctest: +SKIP
+    """
+    with CheckpointReader(path) as ckpt:
+        return {k: ckpt.get_tensor(k, verify=verify) for k in ckpt.keys()}
+
+
+def list_variables(path: "paths.PathLike") -> List[Tuple[str, List[int]]]:
+    """``[(name, shape)]`` sorted by name, like ``tf.train.list_variables``.
+
+    Example:
+        >>> tfbundle.list_variables("model.ckpt-20")             # doctest: +SKIP
+        [('dense/bias', [10]), ('dense/kernel', [784, 10])]
+    """
+    with CheckpointReader(path) as ckpt:
+        shapes = ckpt.get_variable_to_shape_map()
+    return sorted(shapes.items())
+
+
+def load_variable(path: "paths.PathLike", name: str) -> "numpy.ndarray":
+    """One tensor's value, like ``tf.train.load_variable``. A trailing ``:0``
+    on the name is ignored, as TensorFlow ignores it.
+
+    Example:
+        >>> tfbundle.load_variable("model.ckpt-20", "global_step")  # doctest: +SKIP
+        array(20)
+    """
+    if name.endswith(":0"):
+        name = name[:-2]
+    with CheckpointReader(path) as ckpt:
+        return ckpt.get_tensor(name)
+
+
+__all__ = ["CheckpointReader", "TensorSlice", "open", "load", "load_checkpoint", "list_variables", "load_variable"]

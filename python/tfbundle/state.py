@@ -1,0 +1,169 @@
+"""The ``checkpoint`` state file: which checkpoints a directory holds.
+
+It is a text-format ``CheckpointState`` protobuf, read and written exactly as
+TensorFlow's ``tf.train.get_checkpoint_state`` / ``update_checkpoint_state``
+do, and always replaced atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any, List, Optional, Sequence
+
+from . import paths
+from .errors import DataLossError
+
+STATE_FILENAME = "checkpoint"
+
+
+def _state_path(directory: "paths.PathLike", latest_filename: Optional[str]) -> str:
+    return os.path.join(os.fspath(directory), latest_filename or STATE_FILENAME)
+
+
+def get_checkpoint_state(checkpoint_dir: "paths.PathLike", latest_filename: Optional[str] = None) -> Optional[Any]:
+    """Reads ``checkpoint_dir/checkpoint``, like ``tf.train.get_checkpoint_state``.
+
+    Returns a ``CheckpointState`` message (``model_checkpoint_path``,
+    ``all_model_checkpoint_paths``, ``all_model_checkpoint_timestamps``,
+    ``last_preserved_timestamp``) whose relative paths are joined onto
+    ``checkpoint_dir``, or None when there is no state file. A malformed file,
+    or one that names no checkpoint, raises DataLossError naming it.
+
+    Example:
+        >>> state = get_checkpoint_state("runs/exp1")          # doctest: +SKIP
+        >>> state.model_checkpoint_path                         # doctest: +SKIP
+        'runs/exp1/ckpt-3'
+    """
+    from google.protobuf import text_format
+
+    from .proto import message_class
+
+    directory = os.fspath(checkpoint_dir)
+    path = _state_path(directory, latest_filename)
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as e:
+        raise DataLossError(f"{path}: checkpoint state file is not text: {e}") from None
+    state = message_class("CheckpointState")()
+    try:
+        text_format.Parse(text, state)
+    except text_format.ParseError as e:
+        raise DataLossError(f"{path}: malformed checkpoint state file: {e}") from None
+    if not state.model_checkpoint_path:
+        raise DataLossError(f"{path}: checkpoint state file names no model_checkpoint_path")
+    if not os.path.isabs(state.model_checkpoint_path):
+        state.model_checkpoint_path = os.path.join(directory, state.model_checkpoint_path)
+    for i, p in enumerate(state.all_model_checkpoint_paths):
+        if not os.path.isabs(p):
+            state.all_model_checkpoint_paths[i] = os.path.join(directory, p)
+    return state
+
+
+def checkpoint_exists(prefix: str) -> bool:
+    """True if a V2 checkpoint (``prefix.index``) or a V1 file exists at ``prefix``."""
+    return os.path.isfile(prefix + ".index") or os.path.isfile(prefix)
+
+
+def latest_checkpoint(checkpoint_dir: "paths.PathLike", latest_filename: Optional[str] = None) -> Optional[str]:
+    """The newest checkpoint's prefix, like ``tf.train.latest_checkpoint``.
+
+    Returns None when the directory has no (or an unreadable) state file or
+    the checkpoint it names does not exist. When the named path is missing
+    but a checkpoint of the same basename sits in ``checkpoint_dir`` (the
+    directory was moved), that one is returned.
+
+    Example:
+        >>> latest_checkpoint("runs/exp1")                      # doctest: +SKIP
+        'runs/exp1/ckpt-3'
+    """
+    try:
+        state = get_checkpoint_state(checkpoint_dir, latest_filename)
+    except DataLossError:
+        return None  # TensorFlow logs and returns None here too
+    if state is None:
+        return None
+    path = state.model_checkpoint_path
+    if checkpoint_exists(path):
+        return path
+    moved = os.path.join(os.fspath(checkpoint_dir), os.path.basename(path))
+    if checkpoint_exists(moved):
+        return moved
+    return None
+
+
+def _atomic_write_text(path: str, text: str, sync: bool = False) -> None:
+    temp = f"{path}.tmp{uuid.uuid4().hex}"
+    try:
+        with open(temp, "w", encoding="utf-8") as f:
+            f.write(text)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def update_checkpoint_state(
+    save_dir: "paths.PathLike",
+    model_checkpoint_path: str,
+    all_model_checkpoint_paths: Optional[Sequence[str]] = None,
+    all_model_checkpoint_timestamps: Optional[Sequence[float]] = None,
+    last_preserved_timestamp: Optional[float] = None,
+    save_relative_paths: bool = True,
+    latest_filename: Optional[str] = None,
+    sync: bool = False,
+) -> None:
+    """Writes ``save_dir/checkpoint`` atomically, like TensorFlow's
+    ``update_checkpoint_state`` (but relative paths by default, as TF2 does).
+
+    ``all_model_checkpoint_paths`` lists checkpoints oldest first; the model
+    path is appended when it is not last. Timestamps, when given, must match
+    the paths one to one.
+
+    Example:
+        >>> update_checkpoint_state("runs/exp1", "runs/exp1/ckpt-3",
+        ...                         ["runs/exp1/ckpt-2", "runs/exp1/ckpt-3"])  # doctest: +SKIP
+    """
+    from google.protobuf import text_format
+
+    from .proto import message_class
+
+    directory = os.fspath(save_dir)
+    all_paths: List[str] = list(all_model_checkpoint_paths or [])
+    if not all_paths or all_paths[-1] != model_checkpoint_path:
+        all_paths.append(model_checkpoint_path)
+    if all_model_checkpoint_timestamps is not None and len(all_model_checkpoint_timestamps) != len(all_paths):
+        raise ValueError(
+            f"{len(all_model_checkpoint_timestamps)} timestamps for {len(all_paths)} checkpoint paths"
+        )
+
+    def stored(p: str) -> str:
+        if save_relative_paths and os.path.isabs(p):
+            return os.path.relpath(p, directory)
+        if not os.path.isabs(directory) and not os.path.isabs(p):
+            return os.path.relpath(p, directory)  # TF's rule for relative save dirs
+        return p
+
+    state = message_class("CheckpointState")(
+        model_checkpoint_path=stored(model_checkpoint_path),
+        all_model_checkpoint_paths=[stored(p) for p in all_paths],
+        all_model_checkpoint_timestamps=list(all_model_checkpoint_timestamps or []),
+    )
+    if last_preserved_timestamp is not None:
+        state.last_preserved_timestamp = last_preserved_timestamp
+    path = _state_path(directory, latest_filename)
+    if os.path.abspath(path) == os.path.abspath(os.path.join(directory, state.model_checkpoint_path)):
+        raise ValueError(f"save path {model_checkpoint_path!r} conflicts with the checkpoint state file {path!r}")
+    _atomic_write_text(path, text_format.MessageToString(state), sync=sync)
+
+
+__all__ = ["get_checkpoint_state", "update_checkpoint_state", "latest_checkpoint", "checkpoint_exists"]

@@ -1,0 +1,222 @@
+"""Writing V2 checkpoints: :class:`Writer` (streaming) and :func:`save`.
+
+Each tensor goes to disk as soon as it is added; the C++ core checksums it
+on the way and keeps only its small index entry. Nothing appears under a
+final name until :meth:`Writer.close` renames the data shards and then the
+index into place.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence, Tuple
+
+from . import _core, paths
+from ._lazy import numpy as np
+from .dtypes import STRING, DType, as_dtype
+
+if TYPE_CHECKING:
+    import numpy
+
+
+def parse_slice_spec(spec: str, full_shape: Sequence[int]) -> List[Tuple[int, int]]:
+    """Parses TensorFlow's slice syntax into ``[(start, length)]``, length -1
+    for a whole dimension: one ``start,length`` or ``-`` per dimension,
+    joined by ``:``.
+
+    Example:
+        >>> parse_slice_spec("0,4:-", (10, 3))
+        [(0, 4), (0, -1)]
+    """
+    parts = spec.split(":") if spec else []
+    if len(parts) != len(full_shape):
+        raise ValueError(f"slice spec {spec!r} has {len(parts)} dimensions, the variable has {len(full_shape)}")
+    extents = []
+    for part, dim in zip(parts, full_shape):
+        if part == "-":
+            extents.append((0, -1))
+            continue
+        try:
+            start_text, length_text = part.split(",")
+            start, length = int(start_text), int(length_text)
+        except ValueError:
+            raise ValueError(f"slice spec {spec!r}: expected 'start,length' or '-', got {part!r}") from None
+        if start < 0 or length < 0 or start + length > dim:
+            raise ValueError(f"slice spec {spec!r}: {part!r} lies outside a dimension of size {dim}")
+        extents.append((start, length))
+    return extents
+
+
+def _to_bytes(name: str, item: Any) -> bytes:
+    if isinstance(item, bytes):
+        return item
+    if isinstance(item, str):
+        return item.encode("utf-8")
+    if isinstance(item, (bytearray, memoryview, np.bytes_)):
+        return bytes(item)
+    raise TypeError(f"tensor {name!r}: string tensors hold bytes or str, not {type(item).__name__}")
+
+
+def _is_string_sequence(value: Any) -> bool:
+    if not isinstance(value, (list, tuple)):
+        return False
+    stack = list(value)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        else:
+            return isinstance(item, (bytes, str))
+    return False
+
+
+def as_tensor(name: str, value: Any, dtype: Any = None) -> Tuple["numpy.ndarray", DType]:
+    """Converts what :meth:`Writer.add` accepts to (C-ordered array, DType).
+
+    Accepts numpy arrays (ml_dtypes types included), numpy and Python
+    scalars, anything with ``__array__`` or the buffer protocol, and bytes or
+    str (or nested sequences or object arrays of them) for strings. ``dtype``
+    forces a TensorFlow dtype (e.g. "qint8"). Raises TypeError naming ``name``.
+
+    Example:
+        >>> arr, dt = as_tensor("x", [1.5, 2.0], dtype="bfloat16")
+        >>> dt.name, arr.shape
+        ('bfloat16', (2,))
+    """
+    if isinstance(value, (bytes, str)) or _is_string_sequence(value):
+        arr = np.empty((), dtype=object) if isinstance(value, (bytes, str)) else None
+        if arr is not None:
+            arr[()] = value
+        else:
+            arr = np.array(value, dtype=object)
+    else:
+        try:
+            arr = np.asarray(value)
+        except Exception as e:  # torch bfloat16 and other exotic inputs
+            raise TypeError(f"tensor {name!r}: cannot convert {type(value).__name__} to an array: {e}") from None
+    if arr.dtype.kind in "OSU":
+        target = STRING if dtype is None else as_dtype(dtype)
+        if target != STRING:
+            raise TypeError(f"tensor {name!r}: cannot store text as {target.name}")
+        flat = [_to_bytes(name, x) for x in arr.reshape(-1).tolist()] if arr.dtype.kind == "O" else None
+        if flat is None:
+            flat = [_to_bytes(name, x) for x in arr.reshape(-1).tolist()]
+        out = np.empty(len(flat), dtype=object)
+        out[:] = flat
+        return out.reshape(arr.shape), STRING
+    try:
+        target = as_dtype(arr.dtype) if dtype is None else as_dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"tensor {name!r}: {e}") from None
+    if target.is_variable_length or target.name == "resource":
+        raise TypeError(f"tensor {name!r}: cannot store a {arr.dtype} array as {target.name}")
+    if arr.dtype != target.numpy_dtype:
+        arr = arr.astype(target.numpy_dtype)
+    return np.ascontiguousarray(arr), target
+
+
+class Writer:
+    """Streams tensors into a new V2 checkpoint at ``prefix``.
+
+    Tensors are written as they are added; only their index entries are
+    kept. ``close()`` commits (data shards, then the index, are renamed into
+    place); leaving a ``with`` block by an exception, or ``abort()``, removes
+    every file the writer made and leaves an existing checkpoint at
+    ``prefix`` untouched. ``num_shards`` spreads tensors over that many data
+    files, each tensor going to the one with the fewest bytes so far.
+    ``sync=True`` fsyncs the files and their directory before ``close``
+    returns. Missing parent directories are created, as TensorFlow does.
+
+    Example:
+        >>> with Writer("out/model.ckpt-1") as w:                  # doctest: +SKIP
+        ...     w.add("dense/kernel", np.zeros((4, 3), np.float32))
+        ...     w.add_slice("emb", (10, 4), "0,5:-", np.ones((5, 4), np.float32))
+        ...     w.add_slice("emb", (10, 4), "5,5:-", np.ones((5, 4), np.float32))
+    """
+
+    def __init__(self, prefix: "paths.PathLike", num_shards: int = 1, sync: bool = False) -> None:
+        self.prefix = os.fspath(prefix)
+        self.sync = sync
+        parent = os.path.dirname(self.prefix)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        self._core = _core.BundleWriter(self.prefix, int(num_shards))
+
+    def add(self, name: str, value: Any, *, dtype: Any = None) -> None:
+        """Writes one tensor under ``name`` (any str or bytes except ``""``).
+
+        Example:
+            >>> w.add("global_step", np.int64(20))                 # doctest: +SKIP
+        """
+        arr, dt = as_tensor(name, value, dtype)
+        self._add_array(name, arr, dt)
+
+    def _add_array(self, key: str, arr: "numpy.ndarray", dt: DType) -> None:
+        if dt == STRING:
+            self._core.add_strings(key, arr.shape, arr.reshape(-1).tolist())
+        else:
+            self._core.add(key, dt.enum, arr.shape, arr.reshape(-1).view(np.uint8))
+
+    def add_slice(self, name: str, full_shape: Sequence[int], slice_spec: str, value: Any, *, dtype: Any = None) -> None:
+        """Writes one slice of the partitioned variable ``name``, as TF1's
+        ``partitioner=`` saves them. ``slice_spec`` is TensorFlow's syntax,
+        e.g. ``"0,4:-"``; the slices must tile ``full_shape`` without
+        overlap (checked by ``close``).
+
+        Example:
+            >>> w.add_slice("emb", (10, 4), "0,5:-", np.ones((5, 4), np.float32))  # doctest: +SKIP
+        """
+        full_shape = tuple(int(d) for d in full_shape)
+        extents = parse_slice_spec(slice_spec, full_shape)
+        arr, dt = as_tensor(name, value, dtype)
+        expected = tuple(dim if length < 0 else length for (_s, length), dim in zip(extents, full_shape))
+        if arr.shape != expected:
+            raise ValueError(f"slice {slice_spec!r} of {name!r} has shape {expected}, the value {arr.shape}")
+        self._add_array(_core.encode_slice_key(name, extents), arr, dt)
+        self._core.add_slice_of(name, dt.enum, full_shape, extents)
+
+    def close(self) -> str:
+        """Commits the checkpoint and returns its prefix. Idempotent."""
+        if not self._core.finished:
+            self._core.finish(self.sync)
+            keep = set(self._core.data_paths())
+            # Shards of an older checkpoint at this prefix with another count.
+            for stale in paths.existing_data_paths(self.prefix):
+                if stale not in keep:
+                    try:
+                        os.unlink(stale)
+                    except FileNotFoundError:
+                        pass
+        return self.prefix
+
+    def abort(self) -> None:
+        """Discards everything written so far."""
+        self._core.abort()
+
+    def __enter__(self) -> "Writer":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def save(tensors: Mapping[str, Any], prefix: "paths.PathLike", *, num_shards: int = 1, sync: bool = False) -> str:
+    """Writes ``{name: array}`` as a V2 checkpoint and returns the prefix.
+
+    Data is written in the mapping's order (as ``SaveV2`` writes its
+    arguments); the index is sorted. See :class:`Writer`.
+
+    Example:
+        >>> tfbundle.save({"w": np.ones((2, 2), np.float32)}, "out/ckpt-1")  # doctest: +SKIP
+        'out/ckpt-1'
+    """
+    with Writer(prefix, num_shards=num_shards, sync=sync) as w:
+        for name, value in tensors.items():
+            w.add(name, value)
+    return w.prefix
+
+
+__all__ = ["Writer", "save", "parse_slice_spec", "as_tensor"]
