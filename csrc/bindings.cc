@@ -15,6 +15,8 @@
 #include "dtypes.h"
 #include "errors.h"
 #include "slice_key.h"
+#include "table_builder.h"
+#include "table_reader.h"
 
 namespace py = pybind11;
 using namespace tfbundle;
@@ -135,6 +137,23 @@ PYBIND11_MODULE(_core, m) {
         return key_str(key);
       }, "The key of one slice of a partitioned variable; extents are (start, length), length -1 = full.");
   m.def("element_size", &element_size);
+  m.def("build_table", [](const py::list& items) {
+        TableBuilder builder;
+        for (auto item : items) {
+          auto pair = item.cast<py::tuple>();
+          builder.add(key_bytes(pair[0]), key_bytes(pair[1]));
+        }
+        const std::string out = builder.finish();
+        return py::bytes(out);
+      }, "Builds a .index table from [(key, value)] already in bytewise order.");
+  m.def("read_table", [](const py::bytes& data) {
+        const std::string bytes = data;
+        py::list out;
+        scan_table(bytes, "<table>", [&](std::string_view k, std::string_view v) {
+          out.append(py::make_tuple(key_str(std::string(k)), py::bytes(v.data(), v.size())));
+        });
+        return out;
+      }, "[(key, value)] of a .index table's bytes, every block checked.");
 
   py::class_<BundleReader>(m, "BundleReader")
       .def(py::init([](const std::string& prefix) {

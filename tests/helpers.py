@@ -1,0 +1,37 @@
+"""Comparison helpers shared by the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tfbundle
+
+
+def assert_same_array(ours: np.ndarray, theirs: np.ndarray, what: str = "") -> None:
+    """Equal shape, element width and bytes (NaNs and -0.0 included); strings
+    compared element by element."""
+    if isinstance(theirs, bytes):  # TF returns scalar strings as bytes
+        assert ours.shape == () and ours[()] == theirs, what
+        return
+    theirs = np.asarray(theirs)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} != {theirs.shape}"
+    if ours.dtype == object or theirs.dtype == object:
+        assert ours.tolist() == theirs.tolist(), what
+        return
+    assert ours.dtype.itemsize == theirs.dtype.itemsize, f"{what}: {ours.dtype} vs {theirs.dtype}"
+    assert np.ascontiguousarray(ours).tobytes() == np.ascontiguousarray(theirs).tobytes(), what
+
+
+def assert_matches_tensorflow(tf, path) -> tfbundle.CheckpointReader:
+    """Every key, dtype, shape and value that tf.train.load_checkpoint sees."""
+    theirs = tf.train.load_checkpoint(str(path))
+    tf_shapes = theirs.get_variable_to_shape_map()
+    tf_dtypes = theirs.get_variable_to_dtype_map()
+    ours = tfbundle.open(path)
+    assert sorted(ours.keys()) == sorted(tf_shapes)
+    assert ours.get_variable_to_shape_map() == tf_shapes
+    for key in tf_shapes:
+        assert ours.dtype(key).name == tf_dtypes[key].name, key
+        assert list(ours.shape(key)) == tf_shapes[key], key
+        assert_same_array(ours.get_tensor(key), theirs.get_tensor(key), key)
+    return ours

@@ -1,0 +1,66 @@
+"""CRC32C against known vectors and the `crc32c` package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfbundle import _core
+
+crc32c_pkg = pytest.importorskip("crc32c")
+
+
+def test_known_vectors():
+    assert _core.crc32c(b"123456789") == 0xE3069283
+    assert _core.crc32c(b"") == 0
+    assert _core.crc32c(bytes(32)) == 0x8A9136AA
+    assert _core.crc32c(b"\xff" * 32) == 0x62A8AB43
+
+
+def test_every_length_and_alignment_matches_reference():
+    data = np.random.default_rng(0).integers(0, 256, 4096 + 16, dtype=np.uint8).tobytes()
+    for n in range(0, 4097):
+        offset = n % 8
+        chunk = data[offset : offset + n]
+        assert _core.crc32c(chunk) == crc32c_pkg.crc32c(chunk), n
+
+
+@pytest.mark.parametrize("n", [8192 * 3, 8192 * 3 + 1, 1 << 20, (10 << 20) + 13])
+def test_large_buffers_match_reference(n):
+    data = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8).tobytes()
+    assert _core.crc32c(data) == crc32c_pkg.crc32c(data)
+
+
+def test_extend_composes():
+    a, b = b"hello ", b"world" * 5000
+    assert _core.crc32c(b, _core.crc32c(a)) == _core.crc32c(a + b)
+
+
+def test_mask_roundtrip_and_tensorflow_constant():
+    assert _core.crc32c_mask(0) == 0xA282EAD8
+    for c in (0, 1, 0xDEADBEEF, 0xFFFFFFFF):
+        assert _core.crc32c_unmask(_core.crc32c_mask(c)) == c
+
+
+def test_copy_and_crc():
+    src = np.random.default_rng(1).integers(0, 256, 300_001, dtype=np.uint8)
+    dst = np.zeros_like(src)
+    assert _core.copy_and_crc32c(dst, src) == crc32c_pkg.crc32c(src.tobytes())
+    assert np.array_equal(src, dst)
+
+
+def test_portable_fallback_agrees():
+    script = (
+        "import numpy as np, crc32c\n"
+        "from tfbundle import _core\n"
+        "assert _core.crc32c_implementation() == 'portable'\n"
+        "d = np.random.default_rng(2).integers(0, 256, 70000, dtype=np.uint8).tobytes()\n"
+        "for n in list(range(0, 300)) + [69999, 70000]:\n"
+        "    assert _core.crc32c(d[3:3+n]) == crc32c.crc32c(d[3:3+n]), n\n"
+    )
+    env = dict(os.environ, TFBUNDLE_CRC32C="portable")
+    subprocess.run([sys.executable, "-c", script], check=True, env=env)

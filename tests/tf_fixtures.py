@@ -1,0 +1,166 @@
+"""Checkpoints made by TensorFlow, for tfbundle to be judged against.
+
+Each function takes the imported ``tensorflow`` module and a directory and
+returns what the tests need to find the result (a prefix or a directory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def tf1_saver(tf, directory: Path) -> Path:
+    """TF1 graph + Saver(max_to_keep=2) saved at steps 1..3 with global_step
+    and an Adam optimizer (so slot variables and beta powers exist)."""
+    v1 = tf.compat.v1
+    directory.mkdir(parents=True)
+    g = tf.Graph()
+    with g.as_default():
+        x = v1.placeholder(tf.float32, [None, 4], name="x")
+        kernel = v1.get_variable("dense/kernel", [4, 3], initializer=v1.random_normal_initializer(seed=1))
+        bias = v1.get_variable("dense/bias", [3], initializer=v1.zeros_initializer())
+        step = v1.train.get_or_create_global_step()
+        loss = tf.reduce_sum(tf.matmul(x, kernel) + bias)
+        train = v1.train.AdamOptimizer(0.1).minimize(loss, global_step=step)
+        saver = v1.train.Saver(max_to_keep=2)
+        with v1.Session(graph=g) as sess:
+            sess.run(v1.global_variables_initializer())
+            for _ in range(3):
+                sess.run(train, {x: np.ones((2, 4), np.float32)})
+                saver.save(sess, str(directory / "model.ckpt"), global_step=step)
+    return directory
+
+
+def tf1_sharded(tf, directory: Path) -> Path:
+    """Saver(sharded=True) over variables placed on three CPU devices, so the
+    checkpoint has several data shards merged by MergeV2Checkpoints."""
+    v1 = tf.compat.v1
+    directory.mkdir(parents=True)
+    g = tf.Graph()
+    with g.as_default():
+        for i in range(3):
+            with tf.device(f"/cpu:{i}"):
+                v1.get_variable(f"layer{i}/w", [5, 7], initializer=v1.random_uniform_initializer(seed=i))
+                v1.get_variable(f"layer{i}/name", [], dtype=tf.string, initializer=v1.constant_initializer(f"n{i}"))
+        saver = v1.train.Saver(sharded=True)
+        config = v1.ConfigProto(device_count={"CPU": 3})
+        with v1.Session(graph=g, config=config) as sess:
+            sess.run(v1.global_variables_initializer())
+            saver.save(sess, str(directory / "model.ckpt"), global_step=7)
+    return directory
+
+
+def tf1_partitioned(tf, directory: Path) -> Path:
+    """A TF1 variable split by fixed_size_partitioner(3), and a 3-D one split
+    along axis 1, saved by Saver."""
+    v1 = tf.compat.v1
+    directory.mkdir(parents=True)
+    g = tf.Graph()
+    with g.as_default():
+        v1.get_variable("emb", [10, 4], partitioner=v1.fixed_size_partitioner(3),
+                        initializer=v1.random_normal_initializer(seed=3))
+        v1.get_variable("cube", [2, 9, 3], dtype=tf.float64, partitioner=v1.fixed_size_partitioner(2, axis=1),
+                        initializer=v1.random_normal_initializer(seed=4, dtype=tf.float64))
+        v1.get_variable("plain", [3], initializer=v1.ones_initializer())
+        saver = v1.train.Saver()
+        with v1.Session(graph=g) as sess:
+            sess.run(v1.global_variables_initializer())
+            saver.save(sess, str(directory / "model.ckpt"))
+    return directory / "model.ckpt"
+
+
+def tf2_manager(tf, directory: Path) -> Path:
+    """tf.train.Checkpoint of a module and a Keras optimizer, saved three
+    times by CheckpointManager(max_to_keep=2)."""
+    module = tf.Module()
+    module.w = tf.Variable(tf.random.stateless_normal([6, 5], seed=[1, 2]), name="w")
+    module.b = tf.Variable(tf.zeros([5]), name="b")
+    module.layers = [tf.Variable(tf.ones([2, 2]) * i) for i in range(2)]
+    opt = tf.keras.optimizers.Adam(0.01)
+    ckpt = tf.train.Checkpoint(model=module, optimizer=opt)
+    manager = tf.train.CheckpointManager(ckpt, str(directory), max_to_keep=2)
+    for i in range(3):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(module.w * (i + 1.0)) + tf.reduce_sum(module.b)
+        grads = tape.gradient(loss, [module.w, module.b])
+        opt.apply_gradients(zip(grads, [module.w, module.b]))
+        manager.save()
+    return directory
+
+
+# dtype name -> a small example array (as TensorFlow's numpy type)
+def _dtype_examples(tf):
+    from tensorflow.python.framework import dtypes as D
+
+    rng = np.random.default_rng(7)
+    floats = rng.normal(size=(3, 4)) * 4
+    out = {
+        "float16": floats.astype(np.float16),
+        "float32": floats.astype(np.float32),
+        "float64": floats,
+        "bfloat16": floats.astype(D.bfloat16.as_numpy_dtype),
+        "int8": rng.integers(-128, 127, (5,)).astype(np.int8),
+        "int16": rng.integers(-30000, 30000, (2, 3)).astype(np.int16),
+        "int32": rng.integers(-2**31, 2**31 - 1, (4,)).astype(np.int32),
+        "int64": rng.integers(-2**62, 2**62, (2, 2)).astype(np.int64),
+        "uint8": rng.integers(0, 255, (7,)).astype(np.uint8),
+        "uint16": rng.integers(0, 65535, (3,)).astype(np.uint16),
+        "uint32": rng.integers(0, 2**32 - 1, (3,)).astype(np.uint32),
+        "uint64": rng.integers(0, 2**63, (3,)).astype(np.uint64),
+        "bool": np.array([[True, False], [False, True]]),
+        "complex64": (floats + 1j * floats[::-1]).astype(np.complex64),
+        "complex128": floats + 2j * floats,
+    }
+    for name in ("float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz",
+                 "float4_e2m1fn"):
+        out[name] = np.array([0.5, 1.0, -1.0, 2.0, 0.0, -0.5]).astype(getattr(D, name).as_numpy_dtype)
+    for name, values in (("int4", [-8, -1, 0, 7]), ("uint4", [0, 1, 9, 15]), ("int2", [-2, -1, 0, 1]),
+                         ("uint2", [0, 1, 2, 3])):
+        out[name] = np.array(values).astype(getattr(D, name).as_numpy_dtype)
+    return out
+
+
+def all_dtypes(tf, prefix: Path) -> Path:
+    """One SaveV2 call with every dtype TensorFlow saves, quantized types,
+    strings (empty, binary, non-ASCII, long), scalars and empty tensors."""
+    from tensorflow.python.framework import dtypes as D
+
+    prefix.parent.mkdir(parents=True)
+    tensors = {name: tf.constant(value) for name, value in _dtype_examples(tf).items()}
+    for q in ("qint8", "quint8", "qint16", "quint16", "qint32"):
+        tensors[q] = tf.cast(tf.constant([1, 2, 3, 4]), getattr(D, q))
+    tensors["string/scalar"] = tf.constant(b"hello")
+    tensors["string/matrix"] = tf.constant([[b"", b"\x00\xff binary"], ["non-ASCII: \u00e9\u4e2d\U0001F600".encode(),
+                                                                         b"x" * 300]])
+    tensors["string/empty"] = tf.constant([], dtype=tf.string)
+    tensors["scalar/float"] = tf.constant(3.5)
+    tensors["scalar/int64"] = tf.constant(42, dtype=tf.int64)
+    tensors["empty/float"] = tf.zeros([0, 3])
+    tensors["empty/int32"] = tf.zeros([2, 0, 5], dtype=tf.int32)
+    tensors["big"] = tf.constant(np.arange(300_000, dtype=np.float32).reshape(600, 500))
+    names = list(tensors)
+    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names),
+                      tensors=[tensors[n] for n in names])
+    return prefix
+
+
+def saved_model(tf, directory: Path) -> Path:
+    """tf.saved_model.save of a module with a signature."""
+
+    class Model(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = [tf.Variable(tf.random.stateless_normal([4, 4], seed=[i, 0])) for i in range(2)]
+            self.scale = tf.Variable(2.0)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+        def __call__(self, x):
+            for w in self.blocks:
+                x = tf.matmul(x, w)
+            return {"y": x * self.scale}
+
+    model = Model()
+    tf.saved_model.save(model, str(directory), signatures=model.__call__)
+    return directory
