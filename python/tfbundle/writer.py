@@ -112,7 +112,9 @@ def as_tensor(name: str, value: Any, dtype: Any = None) -> Tuple["numpy.ndarray"
         raise TypeError(f"tensor {name!r}: cannot store a {arr.dtype} array as {target.name}")
     if arr.dtype != target.numpy_dtype:
         arr = arr.astype(target.numpy_dtype)
-    return np.ascontiguousarray(arr), target
+    if not arr.flags.c_contiguous:
+        arr = arr.copy(order="C")  # not ascontiguousarray: it turns scalars into 1-d
+    return arr, target
 
 
 class Writer:
