@@ -5,6 +5,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <sys/mman.h>
+
 #include <memory>
 #include <string>
 
@@ -79,6 +81,82 @@ py::array readonly_bytes(std::shared_ptr<MappedFile> owner, std::string_view byt
   return std::move(arr);
 }
 
+// A writable 1-D uint8 array for large tensor reads: anonymous memory aligned
+// to 2 MiB and advised for transparent huge pages, so that faulting it in
+// costs one fault per 2 MiB instead of one per 4 KiB. Small sizes use numpy.
+py::array allocate_destination(size_t n) {
+  constexpr size_t kHuge = 2 << 20;
+  if (n < 2 * kHuge) return py::array_t<uint8_t>(static_cast<py::ssize_t>(n));
+  const size_t mapped = n + kHuge;
+  void* base = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) throw std::bad_alloc();
+  const uintptr_t aligned = (reinterpret_cast<uintptr_t>(base) + kHuge - 1) & ~(uintptr_t{kHuge} - 1);
+#ifdef MADV_HUGEPAGE
+  ::madvise(reinterpret_cast<void*>(aligned), n, MADV_HUGEPAGE);
+#endif
+  struct Region {
+    void* base;
+    size_t size;
+  };
+  auto* region = new Region{base, mapped};
+  py::capsule owner(region, [](void* p) {
+    auto* r = static_cast<Region*>(p);
+    ::munmap(r->base, r->size);
+    delete r;
+  });
+  return py::array_t<uint8_t>({static_cast<py::ssize_t>(n)}, {1}, reinterpret_cast<uint8_t*>(aligned), owner);
+}
+
+// Suspends the cyclic garbage collector while a large dict or list is built:
+// tens of thousands of fresh containers would otherwise trigger repeated
+// full collections over the whole heap (costly next to TensorFlow's).
+class GcPause {
+ public:
+  GcPause() {
+#if PY_VERSION_HEX >= 0x030A0000
+    was_enabled_ = PyGC_Disable();
+#endif
+  }
+  ~GcPause() {
+#if PY_VERSION_HEX >= 0x030A0000
+    if (was_enabled_) PyGC_Enable();
+#endif
+  }
+
+ private:
+  int was_enabled_ = 0;
+};
+
+// A new reference to a list of ints (raw C API: this runs once per entry of
+// checkpoints with a million keys).
+PyObject* new_shape_list(const std::vector<int64_t>& shape) {
+  PyObject* l = PyList_New(static_cast<Py_ssize_t>(shape.size()));
+  if (l == nullptr) throw py::error_already_set();
+  for (size_t i = 0; i < shape.size(); i++) {
+    PyObject* v = PyLong_FromLongLong(shape[i]);
+    if (v == nullptr) {
+      Py_DECREF(l);
+      throw py::error_already_set();
+    }
+    PyList_SET_ITEM(l, static_cast<Py_ssize_t>(i), v);
+  }
+  return l;
+}
+
+// {key: value_of(entry)} over the visible entries; value_of returns a new reference.
+template <typename ValueOf>
+py::dict entry_dict(const BundleReader& r, ValueOf value_of) {
+  GcPause pause;
+  py::dict out;
+  for (size_t i = 0; i < r.num_entries(); i++) {
+    if (r.hidden(i)) continue;
+    py::str key = key_str(r.key(i));
+    py::object value = py::reinterpret_steal<py::object>(value_of(r.entry(i)));
+    if (PyDict_SetItem(out.ptr(), key.ptr(), value.ptr()) != 0) throw py::error_already_set();
+  }
+  return out;
+}
+
 py::list bytes_list(const StringTensor& t) {
   py::list out(t.items.size());
   for (size_t i = 0; i < t.items.size(); i++) out[i] = py::bytes(t.items[i].data(), t.items[i].size());
@@ -137,6 +215,8 @@ PYBIND11_MODULE(_core, m) {
         return key_str(key);
       }, "The key of one slice of a partitioned variable; extents are (start, length), length -1 = full.");
   m.def("element_size", &element_size);
+  m.def("empty_bytes", &allocate_destination, py::arg("nbytes"),
+        "A new writable uint8 array; large ones are huge-page backed.");
   m.def("build_table", [](const py::list& items) {
         TableBuilder builder;
         for (auto item : items) {
@@ -169,9 +249,12 @@ PYBIND11_MODULE(_core, m) {
       })
       .def("data_path", &BundleReader::data_path)
       .def("keys", [](const BundleReader& r, bool include_hidden) {
+             GcPause pause;
              py::list out;
              for (size_t i = 0; i < r.num_entries(); i++) {
-               if (include_hidden || !r.hidden(i)) out.append(key_str(r.key(i)));
+               if (!include_hidden && r.hidden(i)) continue;
+               py::str key = key_str(r.key(i));
+               if (PyList_Append(out.ptr(), key.ptr()) != 0) throw py::error_already_set();
              }
              return out;
            }, py::arg("include_hidden") = false)
@@ -198,18 +281,10 @@ PYBIND11_MODULE(_core, m) {
              return d;
            }, "The raw BundleEntryProto fields of a key, as a dict.")
       .def("shape_map", [](const BundleReader& r) {
-             py::dict out;
-             for (size_t i = 0; i < r.num_entries(); i++) {
-               if (!r.hidden(i)) out[key_str(r.key(i))] = shape_tuple(r.entry(i).shape);
-             }
-             return out;
-           })
+             return entry_dict(r, [](const BundleEntry& e) { return new_shape_list(e.shape); });
+           }, "{key: shape as a list}, as tf.train's reader returns it.")
       .def("dtype_map", [](const BundleReader& r) {
-             py::dict out;
-             for (size_t i = 0; i < r.num_entries(); i++) {
-               if (!r.hidden(i)) out[key_str(r.key(i))] = py::int_(r.entry(i).dtype);
-             }
-             return out;
+             return entry_dict(r, [](const BundleEntry& e) { return PyLong_FromLong(e.dtype); });
            })
       .def("slices", [](const BundleReader& r, py::handle key) {
              const std::string name = key_bytes(key);

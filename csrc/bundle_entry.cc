@@ -23,6 +23,7 @@ void decode_version(std::string_view bytes, BundleHeader* header) {
 
 std::vector<int64_t> decode_shape(std::string_view bytes) {
   std::vector<int64_t> dims;
+  dims.reserve(bytes.size() / 3 + 1);  // each dim takes at least 2 bytes; no regrowth
   wire::Cursor cursor(bytes, "TensorShapeProto");
   wire::Field f;
   bool unknown_rank = false;

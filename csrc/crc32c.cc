@@ -19,6 +19,7 @@ namespace crc32c {
 #if defined(__x86_64__) || defined(__i386__)
 uint32_t extend_sse42(uint32_t crc, const uint8_t* p, size_t n);
 #endif
+
 #if defined(__aarch64__)
 uint32_t extend_armv8(uint32_t crc, const uint8_t* p, size_t n);
 #endif
@@ -82,6 +83,7 @@ const Choice& chosen() {
     // TFBUNDLE_CRC32C=portable forces the fallback, for testing it.
     const char* force = std::getenv("TFBUNDLE_CRC32C");
     if (force != nullptr && std::strcmp(force, "portable") == 0) return Choice{extend_portable, "portable"};
+
     return choose();
   }();
   return choice;
@@ -108,6 +110,43 @@ uint32_t copy_and_extend(uint32_t crc, void* dst, const void* src, size_t n) {
     n -= k;
   }
   return crc;
+}
+
+namespace {
+
+// Product of two polynomials modulo the CRC polynomial, in the reflected bit
+// order CRC registers use (bit 31 is x^0).
+uint32_t multiply_mod_poly(uint32_t a, uint32_t b) {
+  uint32_t product = 0;
+  for (uint32_t bit = 1u << 31; bit != 0; bit >>= 1) {
+    if (a & bit) product ^= b;
+    b = (b & 1) ? (b >> 1) ^ kPolynomial : b >> 1;  // b *= x
+  }
+  return product;
+}
+
+// x^(2^k) modulo the polynomial, for k = 0..63.
+struct PowersOfX {
+  uint32_t pow2[64];
+  PowersOfX() {
+    pow2[0] = 1u << 30;  // x^1
+    for (int k = 1; k < 64; k++) pow2[k] = multiply_mod_poly(pow2[k - 1], pow2[k - 1]);
+  }
+};
+
+}  // namespace
+
+uint32_t x_pow_mod(uint64_t n) {
+  static const PowersOfX powers;
+  uint32_t result = 1u << 31;  // x^0
+  for (int k = 0; n != 0 && k < 64; k++, n >>= 1) {
+    if (n & 1) result = multiply_mod_poly(powers.pow2[k], result);
+  }
+  return result;
+}
+
+uint32_t combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
+  return multiply_mod_poly(x_pow_mod(length_b * 8), crc_a) ^ crc_b;
 }
 
 const char* implementation() { return chosen().name; }

@@ -59,6 +59,10 @@ void MappedFile::read(uint64_t offset, size_t n, void* dst) const {
     std::memcpy(dst, static_cast<const char*>(data_) + offset, n);
     return;
   }
+  pread_into(offset, n, dst);
+}
+
+void MappedFile::pread_into(uint64_t offset, size_t n, void* dst) const {
   auto* out = static_cast<char*>(dst);
   while (n > 0) {
     const ssize_t got = ::pread(fd_, out, n, static_cast<off_t>(offset));

@@ -29,6 +29,10 @@ class MappedFile {
   // Works whether or not the file is mapped. Throws IoError/DataLoss.
   void read(uint64_t offset, size_t n, void* dst) const;
 
+  // Copies [offset, offset + n) into dst with pread, even when mapped: a
+  // kernel copy from the page cache skips faulting the mapping in.
+  void pread_into(uint64_t offset, size_t n, void* dst) const;
+
   // Hints that [offset, offset + n) will be read soon (mapped files only).
   void will_need(uint64_t offset, size_t n) const;
 

@@ -94,7 +94,7 @@ class CheckpointReader:
 
     def get_variable_to_shape_map(self) -> Dict[str, List[int]]:
         """``{name: shape as a list}``, like TensorFlow's reader."""
-        return {k: list(v) for k, v in self._core.shape_map().items()}
+        return self._core.shape_map()
 
     def get_variable_to_dtype_map(self) -> Dict[str, DType]:
         """``{name: DType}``, like TensorFlow's reader (with tfbundle DTypes)."""
@@ -133,9 +133,28 @@ class CheckpointReader:
             if verify:
                 self._core.verify(key)
             return self._core.view(key).view(dtype.numpy_dtype).reshape(shape)
-        raw = np.empty(self._core.checked_size(key), dtype=np.uint8)
+        raw = _core.empty_bytes(self._core.checked_size(key))
         self._core.read_into(key, raw, verify)
         return raw.view(dtype.numpy_dtype).reshape(shape)
+
+    def read_into(self, name: str, out: "numpy.ndarray", *, verify: bool = True) -> "numpy.ndarray":
+        """Reads a numeric tensor into an existing C-contiguous array of the
+        same shape and dtype (like h5py's ``read_direct``), skipping the
+        allocation; bulk readers can reuse one buffer for many tensors.
+
+        Example:
+            >>> buf = np.empty(ckpt.shape("w"), ckpt.dtype("w").numpy_dtype)  # doctest: +SKIP
+            >>> ckpt.read_into("w", buf)                         # doctest: +SKIP
+        """
+        enum, shape, partitioned = self._core.info(name)
+        dtype = from_enum(enum)
+        if partitioned or dtype.is_variable_length:
+            out[...] = self.get_tensor(name, verify=verify)
+            return out
+        if out.shape != tuple(shape) or out.dtype != dtype.numpy_dtype or not out.flags.c_contiguous:
+            raise ValueError(f"{name!r} needs a C-contiguous {dtype.name} array of shape {tuple(shape)}")
+        self._core.read_into(name, out.reshape(-1).view(np.uint8), verify)
+        return out
 
     def _slice_plan(self, name: str, dtype: DType, shape: Tuple[int, ...]) -> List[Tuple[Tuple[slice, ...], str]]:
         """The stored slices of a partitioned variable, checked to tile it."""

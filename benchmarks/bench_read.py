@@ -1,0 +1,136 @@
+"""Reading checkpoints: tfbundle vs TensorFlow, safetensors and the machine.
+
+Run: python benchmarks/bench_read.py [--mib 768] [--entries 20000] [--repeats 5]
+
+Prints medians and ratios measured in one process:
+  * a ~768 MiB float32 checkpoint read whole (verified) and as zero-copy views;
+  * a 20 000-entry checkpoint opened and listed (shape map).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+
+import numpy as np
+
+from common import median_seconds, memcpy_floor, page_cache_read_floor, report
+
+import tfbundle
+
+
+def make_large(directory: str, mib: int) -> str:
+    prefix = os.path.join(directory, "large")
+    per_tensor = 16 * 2**20 // 4
+    rng = np.random.default_rng(0)
+    block = rng.normal(size=per_tensor).astype(np.float32)
+    with tfbundle.Writer(prefix) as w:
+        for i in range(mib // 16):
+            w.add(f"layer_{i:03d}/kernel", (block + i).reshape(1024, -1))
+    return prefix
+
+
+def make_many(directory: str, entries: int) -> str:
+    prefix = os.path.join(directory, "many")
+    with tfbundle.Writer(prefix) as w:
+        for i in range(entries):
+            w.add(f"model/layer_{i // 10:05d}/sub_{i % 10}/kernel", np.full((4, 4), i, np.float32))
+    return prefix
+
+
+def bench_large(tf, prefix: str, repeats: int) -> None:
+    data_files = tfbundle.paths.existing_data_paths(prefix)
+    nbytes = sum(os.path.getsize(p) for p in data_files)
+    page_cache_read_floor(data_files)()  # warm the page cache
+    keys = tfbundle.open(prefix).keys()
+
+    def ours_copy():
+        with tfbundle.open(prefix) as c:
+            return [c.get_tensor(k) for k in keys]
+
+    def ours_view():
+        with tfbundle.open(prefix) as c:
+            return [c.get_tensor(k, copy=False) for k in keys]
+
+    buffers = {k: np.empty(tfbundle.open(prefix).shape(k), np.float32) for k in keys}
+
+    def ours_into():
+        with tfbundle.open(prefix) as c:
+            return [c.read_into(k, buffers[k]) for k in keys]
+
+    results = {
+        "memcpy (fresh destination)": median_seconds(memcpy_floor(nbytes), repeats),
+        "page-cache read into fresh buffers": median_seconds(page_cache_read_floor(data_files), repeats),
+        "tfbundle get_tensor (verified copy)": median_seconds(ours_copy, repeats),
+        "tfbundle get_tensor(copy=False)": median_seconds(ours_view, repeats),
+        "tfbundle read_into (verified, reused buffers)": median_seconds(ours_into, repeats),
+    }
+    if tf is not None:
+        def tf_reader():
+            r = tf.train.load_checkpoint(prefix)
+            return [r.get_tensor(k) for k in keys]
+
+        def tf_restore():
+            out = tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=keys, shape_and_slices=[""] * len(keys),
+                                       dtypes=[tf.float32] * len(keys))
+            return [t.numpy() for t in out]
+
+        results["tf.train.load_checkpoint + get_tensor"] = median_seconds(tf_reader, repeats)
+        results["tf.raw_ops.RestoreV2 (+ .numpy())"] = median_seconds(tf_restore, repeats)
+    try:
+        import safetensors.numpy as stnp
+
+        st_path = prefix + ".safetensors"
+        stnp.save_file(tfbundle.load(prefix), st_path)
+        page_cache_read_floor([st_path])()
+        results["safetensors.numpy.load_file"] = median_seconds(lambda: stnp.load_file(st_path), repeats)
+        os.unlink(st_path)
+    except ImportError:
+        pass
+    report(f"Full read of {nbytes / 2**20:.0f} MiB float32 in {len(keys)} tensors", results, nbytes,
+           baseline="tfbundle get_tensor (verified copy)")
+    copy = results["tfbundle get_tensor (verified copy)"]
+    print("  ratios: verified copy vs memcpy = {:.2f}x speed".format(results["memcpy (fresh destination)"] / copy))
+    if tf is not None:
+        print("          verified copy vs TF get_tensor = {:.2f}x".format(results["tf.train.load_checkpoint + get_tensor"] / copy))
+        print("          verified copy vs TF RestoreV2  = {:.2f}x".format(results["tf.raw_ops.RestoreV2 (+ .numpy())"] / copy))
+        print("          copy=False views vs TF get_tensor = {:.1f}x".format(
+            results["tf.train.load_checkpoint + get_tensor"] / results["tfbundle get_tensor(copy=False)"]))
+
+
+def bench_many(tf, prefix: str, repeats: int) -> None:
+    def ours():
+        with tfbundle.open(prefix) as c:
+            return c.get_variable_to_shape_map()
+
+    results = {"tfbundle open + get_variable_to_shape_map": median_seconds(ours, repeats)}
+    if tf is not None:
+        results["tf.train.load_checkpoint + shape map"] = median_seconds(
+            lambda: tf.train.load_checkpoint(prefix).get_variable_to_shape_map(), repeats)
+    n = len(ours())
+    report(f"Open and list a {n}-entry checkpoint", results, baseline="tfbundle open + get_variable_to_shape_map")
+    if tf is not None:
+        print("  ratio: tfbundle vs TF = {:.1f}x".format(
+            results["tf.train.load_checkpoint + shape map"] / results["tfbundle open + get_variable_to_shape_map"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mib", type=int, default=768)
+    parser.add_argument("--entries", type=int, default=20000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    try:
+        import tensorflow as tf
+    except ImportError:
+        tf = None
+        print("TensorFlow is not installed: its rows are skipped")
+    print(f"crc32c implementation: {tfbundle._core.crc32c_implementation()}")
+    with tempfile.TemporaryDirectory(dir=os.environ.get("TFBUNDLE_BENCH_DIR")) as tmp:
+        bench_large(tf, make_large(tmp, args.mib), args.repeats)
+        bench_many(tf, make_many(tmp, args.entries), args.repeats)
+
+
+if __name__ == "__main__":
+    main()
