@@ -308,6 +308,20 @@ PYBIND11_MODULE(_core, m) {
              TensorView v = r.view(key_bytes(key));
              return readonly_bytes(std::move(v.owner), v.bytes);
            })
+      .def("copy_entry_to", [](const BundleReader& r, py::handle key, BundleWriter& w, py::handle new_key,
+                               int32_t shard) {
+             // Verifies the entry, then appends its payload verbatim to w.
+             const std::string k = key_bytes(key);
+             const std::string nk = key_bytes(new_key);
+             if (r.header().big_endian) throw py::value_error("big-endian payloads cannot be copied verbatim");
+             py::gil_scoped_release release;
+             r.verify(k);
+             const BundleEntry& e = r.get(k);
+             std::string buffer;
+             TensorView payload = r.raw_payload(k, &buffer);
+             w.add_encoded(nk, e.dtype, e.shape, payload.bytes.data(), payload.bytes.size(), e.masked_crc, shard);
+           }, py::arg("key"), py::arg("writer"), py::arg("new_key"), py::arg("shard") = -1,
+           "Copies one verified entry, bytes unchanged, into a writer (optionally to a given shard).")
       .def("read_strings", [](const BundleReader& r, py::handle key, bool verify) {
              const std::string k = key_bytes(key);
              StringTensor t;
@@ -328,15 +342,17 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("prefix", &BundleWriter::prefix)
       .def_property_readonly("finished", &BundleWriter::finished)
       .def("data_paths", &BundleWriter::data_paths)
-      .def("add", [](BundleWriter& w, py::handle key, int32_t dtype, const py::sequence& shape, py::buffer data) {
+      .def("add", [](BundleWriter& w, py::handle key, int32_t dtype, const py::sequence& shape, py::buffer data,
+                     int32_t shard) {
              const std::string k = key_bytes(key);
              const std::vector<int64_t> dims = shape_vector(shape);
              py::buffer_info info = data.request();
              if (!PyBuffer_IsContiguous(info.view(), 'C')) throw py::value_error("tensor data must be C-contiguous");
              py::gil_scoped_release release;
-             w.add(k, dtype, dims, info.ptr, static_cast<size_t>(info.size * info.itemsize));
-           })
-      .def("add_strings", [](BundleWriter& w, py::handle key, const py::sequence& shape, const py::list& items) {
+             w.add(k, dtype, dims, info.ptr, static_cast<size_t>(info.size * info.itemsize), shard);
+           }, py::arg("key"), py::arg("dtype"), py::arg("shape"), py::arg("data"), py::arg("shard") = -1)
+      .def("add_strings", [](BundleWriter& w, py::handle key, const py::sequence& shape, const py::list& items,
+                             int32_t shard) {
              const std::string k = key_bytes(key);
              const std::vector<int64_t> dims = shape_vector(shape);
              std::vector<std::string_view> views;
@@ -346,8 +362,8 @@ PYBIND11_MODULE(_core, m) {
                views.emplace_back(PyBytes_AS_STRING(item.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(item.ptr())));
              }
              py::gil_scoped_release release;  // `items` keeps the bytes alive
-             w.add_strings(k, dims, views);
-           })
+             w.add_strings(k, dims, views, shard);
+           }, py::arg("key"), py::arg("shape"), py::arg("items"), py::arg("shard") = -1)
       .def("add_slice_of", [](BundleWriter& w, py::handle name, int32_t dtype, const py::sequence& full_shape,
                               const py::sequence& extents) {
              w.add_slice_of(key_bytes(name), dtype, shape_vector(full_shape), extents_from(extents));

@@ -229,6 +229,18 @@ TensorView BundleReader::view(std::string_view key) const {
   return {file, file->bytes().substr(static_cast<size_t>(e.offset), static_cast<size_t>(e.size))};
 }
 
+TensorView BundleReader::raw_payload(std::string_view key, std::string* buffer) const {
+  const BundleEntry& e = get(key);
+  if (e.size == 0) return {nullptr, std::string_view()};
+  auto file = locate(key, e);
+  if (file->mapped()) {
+    return {file, file->bytes().substr(static_cast<size_t>(e.offset), static_cast<size_t>(e.size))};
+  }
+  buffer->resize(static_cast<size_t>(e.size));
+  file->read(static_cast<uint64_t>(e.offset), buffer->size(), buffer->data());
+  return {nullptr, *buffer};
+}
+
 StringTensor BundleReader::read_strings(std::string_view key, bool verify) const {
   const BundleEntry& e = get(key);
   if (e.dtype != kString && e.dtype != kVariant) fail(key, "is not a string or variant tensor");

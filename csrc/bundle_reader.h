@@ -68,6 +68,11 @@ class BundleReader {
   // order. Throws DataLoss if the shard cannot be mapped.
   TensorView view(std::string_view key) const;
 
+  // The stored payload of any non-partitioned entry (numeric, string or
+  // variant), unverified and in file byte order, for copying it verbatim.
+  // Uses the mapping when there is one, else `buffer`.
+  TensorView raw_payload(std::string_view key, std::string* buffer) const;
+
   // Strings (DT_STRING) or serialized VariantTensorDataProtos (DT_VARIANT).
   StringTensor read_strings(std::string_view key, bool verify) const;
 

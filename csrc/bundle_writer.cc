@@ -98,7 +98,11 @@ void BundleWriter::check_new_key(const std::string& key) const {
   }
 }
 
-size_t BundleWriter::pick_shard() const {
+size_t BundleWriter::pick_shard(const std::string& key, int32_t shard) const {
+  if (shard >= static_cast<int32_t>(shards_.size())) {
+    throw InvalidArgument("key '" + key + "': shard " + std::to_string(shard) + " does not exist");
+  }
+  if (shard >= 0) return static_cast<size_t>(shard);
   size_t best = 0;
   for (size_t i = 1; i < shards_.size(); i++) {
     if (shards_[i].size < shards_[best].size) best = i;
@@ -142,7 +146,7 @@ uint32_t BundleWriter::append(Shard* shard, const char* data, size_t n) {
 }
 
 void BundleWriter::add(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape, const void* data,
-                       size_t n) {
+                       size_t n, int32_t shard) {
   check_new_key(key);
   const int width = element_size(dtype);
   if (width == 0) throw InvalidArgument("key '" + key + "': dtype " + std::to_string(dtype) + " is not fixed-size");
@@ -153,18 +157,18 @@ void BundleWriter::add(const std::string& key, int32_t dtype, const std::vector<
   BundleEntry e;
   e.dtype = dtype;
   e.shape = shape;
-  const size_t id = pick_shard();
-  Shard& shard = shards_[id];
+  const size_t id = pick_shard(key, shard);
+  Shard& target = shards_[id];
   e.shard_id = static_cast<int32_t>(id);
-  e.offset = static_cast<int64_t>(shard.size);
+  e.offset = static_cast<int64_t>(target.size);
   e.size = static_cast<int64_t>(n);
-  e.masked_crc = crc32c::mask(append(&shard, static_cast<const char*>(data), n));
+  e.masked_crc = crc32c::mask(append(&target, static_cast<const char*>(data), n));
   e.has_crc = true;
   entries_.emplace(key, std::move(e));
 }
 
 void BundleWriter::add_strings(const std::string& key, const std::vector<int64_t>& shape,
-                               const std::vector<std::string_view>& items) {
+                               const std::vector<std::string_view>& items, int32_t shard) {
   check_new_key(key);
   if (product(shape) != static_cast<int64_t>(items.size())) {
     throw InvalidArgument("key '" + key + "': " + std::to_string(items.size()) + " strings do not match the shape");
@@ -174,13 +178,30 @@ void BundleWriter::add_strings(const std::string& key, const std::vector<int64_t
   BundleEntry e;
   e.dtype = kString;
   e.shape = shape;
-  const size_t id = pick_shard();
-  Shard& shard = shards_[id];
+  const size_t id = pick_shard(key, shard);
+  Shard& target = shards_[id];
   e.shard_id = static_cast<int32_t>(id);
-  e.offset = static_cast<int64_t>(shard.size);
+  e.offset = static_cast<int64_t>(target.size);
   e.size = static_cast<int64_t>(payload.size());
-  append(&shard, payload.data(), payload.size());
+  append(&target, payload.data(), payload.size());
   e.masked_crc = crc32c::mask(crc);
+  e.has_crc = true;
+  entries_.emplace(key, std::move(e));
+}
+
+void BundleWriter::add_encoded(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape,
+                               const void* payload, size_t n, uint32_t masked_crc, int32_t shard) {
+  check_new_key(key);
+  product(shape);  // validates the dims
+  const size_t id = pick_shard(key, shard);
+  BundleEntry e;
+  e.dtype = dtype;
+  e.shape = shape;
+  e.shard_id = static_cast<int32_t>(id);
+  e.offset = static_cast<int64_t>(shards_[id].size);
+  e.size = static_cast<int64_t>(n);
+  append(&shards_[id], static_cast<const char*>(payload), n);
+  e.masked_crc = masked_crc;
   e.has_crc = true;
   entries_.emplace(key, std::move(e));
 }

@@ -29,10 +29,17 @@ class BundleWriter {
 
   // Adds a fixed-size tensor whose `n` bytes (host order) are at `data`.
   // Throws InvalidArgument on a duplicate or empty key or a size mismatch.
-  void add(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape, const void* data, size_t n);
+  // `shard` picks the data shard; < 0 picks the one with the fewest bytes.
+  void add(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape, const void* data, size_t n,
+           int32_t shard = -1);
   // Adds a DT_STRING tensor.
   void add_strings(const std::string& key, const std::vector<int64_t>& shape,
-                   const std::vector<std::string_view>& items);
+                   const std::vector<std::string_view>& items, int32_t shard = -1);
+  // Adds an already-encoded payload (for instance copied from another
+  // bundle, whose checksum the caller verified) with its masked checksum,
+  // to data shard `shard` (or the emptiest one when shard < 0).
+  void add_encoded(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape, const void* payload,
+                   size_t n, uint32_t masked_crc, int32_t shard);
   // Records that the entry just added under encode_slice_key(name, slice)
   // is one slice of the partitioned variable `name`.
   void add_slice_of(const std::string& name, int32_t dtype, const std::vector<int64_t>& full_shape,
@@ -63,7 +70,8 @@ class BundleWriter {
   };
 
   void check_new_key(const std::string& key) const;
-  size_t pick_shard() const;
+  // The requested shard, or the emptiest when shard < 0.
+  size_t pick_shard(const std::string& key, int32_t shard) const;
   // Appends to a shard and returns the unmasked checksum of the bytes.
   uint32_t append(Shard* shard, const char* data, size_t n);
   void write_pending(Shard* shard);

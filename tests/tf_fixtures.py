@@ -164,3 +164,40 @@ def saved_model(tf, directory: Path) -> Path:
     model = Model()
     tf.saved_model.save(model, str(directory), signatures=model.__call__)
     return directory
+
+
+def keras_export(tf, directory: Path) -> Path:
+    """A small Keras model exported as a SavedModel (model.export)."""
+    keras = tf.keras
+    inputs = keras.Input(shape=(5,), name="features")
+    hidden = keras.layers.Dense(3, activation="relu", name="hidden")(inputs)
+    outputs = keras.layers.Dense(2, name="logits")(hidden)
+    model = keras.Model(inputs, outputs)
+    model.export(str(directory))
+    return directory
+
+
+def tf1_builder(tf, directory: Path) -> Path:
+    """TF1 SavedModelBuilder: MetaGraphs tagged 'serve' and 'train' sharing
+    variables, with an asset file and signatures."""
+    v1 = tf.compat.v1
+    asset_source = directory.parent / "vocab.txt"
+    asset_source.write_text("a\nb\nc\n")
+    g = tf.Graph()
+    with g.as_default():
+        x = v1.placeholder(tf.float32, [None, 3], name="x")
+        w = v1.get_variable("w", [3, 2], initializer=v1.random_normal_initializer(seed=5))
+        step = v1.train.get_or_create_global_step()
+        y = tf.identity(tf.matmul(x, w), name="y")
+        asset = tf.constant(str(asset_source), name="vocab_path")
+        v1.add_to_collection(v1.GraphKeys.ASSET_FILEPATHS, asset)
+        sig = v1.saved_model.signature_def_utils.predict_signature_def({"x": x}, {"y": y})
+        with v1.Session(graph=g) as sess:
+            sess.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(str(directory))
+            builder.add_meta_graph_and_variables(
+                sess, ["serve"], signature_def_map={"serving_default": sig},
+                assets_collection=v1.get_collection(v1.GraphKeys.ASSET_FILEPATHS))
+            builder.add_meta_graph(["train"], signature_def_map={"train_sig": sig})
+            builder.save()
+    return directory

@@ -6,7 +6,10 @@ Example:
     ...     kernel = ckpt.get_tensor("dense/kernel")
 """
 
+from . import saved_model
 from .dtypes import DType, as_dtype
+from .manager import CheckpointManager
+from .objects import object_paths
 from .errors import DataLossError, NotFoundError
 from .reader import CheckpointReader, TensorSlice, list_variables, load, load_checkpoint, load_variable, open
 from .state import get_checkpoint_state, latest_checkpoint, update_checkpoint_state
@@ -15,6 +18,7 @@ from .writer import Writer, save
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckpointManager",
     "CheckpointReader",
     "DType",
     "DataLossError",
@@ -28,7 +32,9 @@ __all__ = [
     "load",
     "load_checkpoint",
     "load_variable",
+    "object_paths",
     "open",
     "save",
+    "saved_model",
     "update_checkpoint_state",
 ]

@@ -144,20 +144,21 @@ class Writer:
             os.makedirs(parent, exist_ok=True)
         self._core = _core.BundleWriter(self.prefix, int(num_shards))
 
-    def add(self, name: str, value: Any, *, dtype: Any = None) -> None:
-        """Writes one tensor under ``name`` (any str or bytes except ``""``).
+    def add(self, name: str, value: Any, *, dtype: Any = None, shard: Optional[int] = None) -> None:
+        """Writes one tensor under ``name`` (any str or bytes except ``""``),
+        to data file ``shard`` if given, else to the one with fewest bytes.
 
         Example:
             >>> w.add("global_step", np.int64(20))                 # doctest: +SKIP
         """
         arr, dt = as_tensor(name, value, dtype)
-        self._add_array(name, arr, dt)
+        self._add_array(name, arr, dt, -1 if shard is None else shard)
 
-    def _add_array(self, key: str, arr: "numpy.ndarray", dt: DType) -> None:
+    def _add_array(self, key: str, arr: "numpy.ndarray", dt: DType, shard: int = -1) -> None:
         if dt == STRING:
-            self._core.add_strings(key, arr.shape, arr.reshape(-1).tolist())
+            self._core.add_strings(key, arr.shape, arr.reshape(-1).tolist(), shard)
         else:
-            self._core.add(key, dt.enum, arr.shape, arr.reshape(-1).view(np.uint8))
+            self._core.add(key, dt.enum, arr.shape, arr.reshape(-1).view(np.uint8), shard)
 
     def add_slice(self, name: str, full_shape: Sequence[int], slice_spec: str, value: Any, *, dtype: Any = None) -> None:
         """Writes one slice of the partitioned variable ``name``, as TF1's
@@ -176,6 +177,28 @@ class Writer:
             raise ValueError(f"slice {slice_spec!r} of {name!r} has shape {expected}, the value {arr.shape}")
         self._add_array(_core.encode_slice_key(name, extents), arr, dt)
         self._core.add_slice_of(name, dt.enum, full_shape, extents)
+
+    def copy_from(self, reader: Any, key: str, new_key: Optional[str] = None, *, shard: Optional[int] = None) -> None:
+        """Copies a tensor from an open :class:`CheckpointReader` without
+        decoding it: its checksum is verified, then its stored bytes are
+        written unchanged (a partitioned variable brings all its slices).
+
+        Example:
+            >>> with tfbundle.open("old") as r, Writer("new") as w:    # doctest: +SKIP
+            ...     w.copy_from(r, "dense/kernel", "encoder/kernel")
+        """
+        target = key if new_key is None else new_key
+        core = reader._core
+        enum, shape, partitioned = core.info(key)
+        if core.big_endian:  # re-encode in little-endian order
+            self.add(target, reader.get_tensor(key), dtype=enum)
+            return
+        if not partitioned:
+            core.copy_entry_to(key, self._core, target, -1 if shard is None else shard)
+            return
+        for extents, slice_key in core.slices(key):
+            core.copy_entry_to(slice_key, self._core, _core.encode_slice_key(target, extents), -1)
+            self._core.add_slice_of(target, enum, shape, extents)
 
     def close(self) -> str:
         """Commits the checkpoint and returns its prefix. Idempotent."""

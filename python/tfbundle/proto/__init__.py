@@ -1,29 +1,22 @@
 """The project's own subset of TensorFlow's protobuf messages.
 
-Messages are declared here by field number and type and built into a
+Messages are declared below by field number and type and built into a
 private descriptor pool under the package ``tfbundle.proto``, so they never
-collide with TensorFlow's own descriptors when both live in one process, and
-no generated code ties us to one protobuf release. Only wire compatibility
-matters: the field numbers and types are TensorFlow's.
+collide with TensorFlow's descriptors when both live in one process, and no
+generated code ties us to one protobuf release. Only wire compatibility
+matters: the field numbers and types are TensorFlow's (see
+``tensorflow/core/framework/*.proto`` and ``core/protobuf/*.proto``).
+Fields tfbundle never reads are left out; protobuf keeps them as unknown
+fields, so a parsed-and-reserialized message loses nothing.
 """
 
 from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
+from .schema import SCHEMA
+
 _PACKAGE = "tfbundle.proto"
-
-# message name -> [(field name, number, label, type)], label "" or "repeated";
-# type is a scalar type name or another message of this schema.
-_SCHEMA: Dict[str, List[Tuple[str, int, str, str]]] = {
-    "CheckpointState": [
-        ("model_checkpoint_path", 1, "", "string"),
-        ("all_model_checkpoint_paths", 2, "repeated", "string"),
-        ("all_model_checkpoint_timestamps", 3, "repeated", "double"),
-        ("last_preserved_timestamp", 4, "", "double"),
-    ],
-}
-
 _classes: Dict[str, type] = {}
 
 
@@ -37,19 +30,43 @@ def _build() -> None:
         "int64": F.TYPE_INT64, "int32": F.TYPE_INT32, "uint64": F.TYPE_UINT64, "uint32": F.TYPE_UINT32,
         "bool": F.TYPE_BOOL, "fixed32": F.TYPE_FIXED32, "enum": F.TYPE_INT32,
     }
-    for name, fields in _SCHEMA.items():
+
+    def set_type(field, type_name: str) -> None:
+        if type_name in scalar:
+            field.type = scalar[type_name]
+        else:
+            field.type = F.TYPE_MESSAGE
+            field.type_name = f".{_PACKAGE}.{type_name}"
+
+    for name, fields in SCHEMA.items():
         msg = fdp.message_type.add(name=name)
-        for field_name, number, label, type_name in fields:
-            f = msg.field.add(name=field_name, number=number)
-            f.label = F.LABEL_REPEATED if label == "repeated" else F.LABEL_OPTIONAL
-            if type_name in scalar:
-                f.type = scalar[type_name]
-            else:
+        oneofs: List[str] = []
+        for spec in fields:
+            field_name, number, label, type_name = spec[:4]
+            f = msg.field.add(name=field_name, number=number, json_name=field_name)
+            if label == "map":  # type_name is "key_type,value_type"
+                key_type, value_type = type_name.split(",")
+                entry_name = "".join(part.capitalize() for part in field_name.split("_")) + "Entry"
+                entry = msg.nested_type.add(name=entry_name)
+                entry.options.map_entry = True
+                k = entry.field.add(name="key", number=1, label=F.LABEL_OPTIONAL)
+                set_type(k, key_type)
+                v = entry.field.add(name="value", number=2, label=F.LABEL_OPTIONAL)
+                set_type(v, value_type)
+                f.label = F.LABEL_REPEATED
                 f.type = F.TYPE_MESSAGE
-                f.type_name = f".{_PACKAGE}.{type_name}"
+                f.type_name = f".{_PACKAGE}.{name}.{entry_name}"
+                continue
+            f.label = F.LABEL_REPEATED if label == "repeated" else F.LABEL_OPTIONAL
+            set_type(f, type_name)
+            if len(spec) > 4:  # member of a oneof
+                if spec[4] not in oneofs:
+                    oneofs.append(spec[4])
+                    msg.oneof_decl.add(name=spec[4])
+                f.oneof_index = oneofs.index(spec[4])
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fdp)
-    for name in _SCHEMA:
+    for name in SCHEMA:
         _classes[name] = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
 
 
@@ -66,4 +83,23 @@ def message_class(name: str) -> type:
     return _classes[name]
 
 
-__all__ = ["message_class"]
+def parse(name: str, data: bytes):
+    """Parses binary ``data`` as message ``name``; raises DataLossError.
+
+    Example:
+        >>> parse("VersionDef", b"\\x08\\x01").producer
+        1
+    """
+    from google.protobuf.message import DecodeError
+
+    from ..errors import DataLossError
+
+    msg = message_class(name)()
+    try:
+        msg.ParseFromString(data)
+    except DecodeError as e:
+        raise DataLossError(f"malformed {name}: {e}") from None
+    return msg
+
+
+__all__ = ["message_class", "parse"]

@@ -1,0 +1,74 @@
+"""The object graph of TF2 object-based checkpoints.
+
+``tf.train.Checkpoint`` and ``tf.saved_model.save`` store a serialized
+``TrackableObjectGraph`` under ``_CHECKPOINTABLE_OBJECT_GRAPH``. Walking it
+from the root gives every saved value an object path such as
+``model/blocks/0/kernel`` (child names joined by ``/``), which is how users
+think of their weights; the checkpoint keys (``.../.ATTRIBUTES/VARIABLE_VALUE``)
+are derived from the same walk but are not meant to be parsed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Dict, List, Optional
+
+from .errors import DataLossError
+from .proto import parse
+
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+def object_paths(reader) -> Dict[str, str]:
+    """``{object path: checkpoint key}`` for every saved attribute of a TF2
+    checkpoint; ``{}`` for a TF1 (name-based) checkpoint.
+
+    A variable's path is its chain of child names (``model/dense/kernel``);
+    another attribute adds its name (``iterator/.ATTRIBUTES/ITERATOR_STATE``
+    becomes ``iterator/ITERATOR_STATE``); an optimizer slot is
+    ``<variable path>/.OPTIMIZER_SLOT/<optimizer path>/<slot name>``.
+
+    Example:
+        >>> object_paths(tfbundle.open("ckpt-1"))["model/dense/kernel"]    # doctest: +SKIP
+        'model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE'
+    """
+    if not reader.has_tensor(OBJECT_GRAPH_KEY):
+        return {}
+    raw = reader.get_tensor(OBJECT_GRAPH_KEY)[()]
+    graph = parse("TrackableObjectGraph", raw)
+    nodes = graph.nodes
+    if not nodes:
+        return {}
+    paths: List[Optional[str]] = [None] * len(nodes)
+    paths[0] = ""
+    queue = deque([0])
+    while queue:  # breadth-first, so each node gets its shortest path, as TF does
+        node_id = queue.popleft()
+        for child in nodes[node_id].children:
+            if not 0 <= child.node_id < len(nodes):
+                raise DataLossError(f"{reader.prefix}: object graph names node {child.node_id} of {len(nodes)}")
+            if paths[child.node_id] is None:
+                paths[child.node_id] = _join(paths[node_id], child.local_name)
+                queue.append(child.node_id)
+    for node_id, node in enumerate(nodes):
+        for slot in node.slot_variables:
+            original, slot_node = slot.original_variable_node_id, slot.slot_variable_node_id
+            if not (0 <= original < len(nodes) and 0 <= slot_node < len(nodes)):
+                raise DataLossError(f"{reader.prefix}: object graph slot refers to a missing node")
+            if paths[slot_node] is None and paths[original] is not None and paths[node_id] is not None:
+                paths[slot_node] = f"{paths[original]}/.OPTIMIZER_SLOT/{paths[node_id]}/{slot.slot_name}"
+    mapping: Dict[str, str] = {}
+    for node_id, node in enumerate(nodes):
+        if paths[node_id] is None:
+            continue
+        for attr in node.attributes:
+            path = paths[node_id] if attr.name == "VARIABLE_VALUE" else _join(paths[node_id], attr.name)
+            mapping[path] = attr.checkpoint_key
+    return mapping
+
+
+def _join(parent: str, name: str) -> str:
+    return name if not parent else f"{parent}/{name}"
+
+
+__all__ = ["object_paths", "OBJECT_GRAPH_KEY"]

@@ -1,0 +1,151 @@
+"""SavedModel directories against TensorFlow and saved_model_cli."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import tfbundle
+from tests import tf_fixtures
+from tests.helpers import assert_same_array
+
+
+def saved_model_cli_show(directory) -> dict:
+    """{tag-set: {signature: {"inputs": {k: (dtype, shape, name)}, "outputs": ..., "method": str}}}"""
+    out = subprocess.run(["saved_model_cli", "show", "--dir", str(directory), "--all"], capture_output=True,
+                         text=True, check=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).stdout
+    result, tags, sig, side, key = {}, None, None, None, None
+    for line in out.splitlines():
+        if m := re.match(r"MetaGraphDef with tag-set: '(.*)' contains", line):
+            tags = tuple(t.strip() for t in m.group(1).split(","))
+            result[tags] = {}
+        elif m := re.match(r"signature_def\['(.*)'\]:", line):
+            sig = result[tags].setdefault(m.group(1), {"inputs": {}, "outputs": {}, "method": None})
+        elif m := re.match(r"\s+(inputs|outputs)\['(.*)'\] tensor_info:", line):
+            side, key = m.group(1), m.group(2)
+            sig[side][key] = {}
+        elif m := re.match(r"\s+(dtype|shape|name): (.*)$", line):
+            sig[side][key][m.group(1)] = m.group(2).strip()
+        elif m := re.match(r"\s+Method name is: ?(.*)$", line):
+            sig["method"] = m.group(1).strip()
+    return result
+
+
+def assert_matches_cli(tf, directory):
+    from tensorflow.core.framework import types_pb2
+
+    cli = saved_model_cli_show(directory)
+    assert cli, "saved_model_cli printed no MetaGraph"
+    for tags, signatures in cli.items():
+        model = tfbundle.saved_model.open(directory, tag_set=tags)
+        assert sorted(model.signatures) == sorted(signatures)
+        for name, expected in signatures.items():
+            ours = model.signatures[name]
+            assert ours.method_name == expected["method"]
+            for side in ("inputs", "outputs"):
+                got = getattr(ours, side)
+                assert sorted(got) == sorted(expected[side]), (name, side)
+                for key, info in expected[side].items():
+                    t = got[key]
+                    assert types_pb2.DataType.Name(t.dtype.enum if t.dtype else 0) == info["dtype"]
+                    shape = "unknown_rank" if t.shape is None else "(" + ", ".join(map(str, t.shape)) + (
+                        ",)" if len(t.shape) == 1 else ")")
+                    assert shape == info["shape"], (name, key)
+                    assert t.name == info["name"]
+    return cli
+
+
+def test_tf2_saved_model_signatures_variables_and_paths(tf, saved_model):
+    assert_matches_cli(tf, saved_model)
+    model = tfbundle.saved_model.open(saved_model)
+    assert model.tags == [("serve",)]
+    assert model.signatures["serving_default"].inputs["x"].shape == (-1, 4)
+    assert model.object_paths["blocks/0"] == "blocks/0/.ATTRIBUTES/VARIABLE_VALUE"
+    assert model.object_paths["scale"] == "scale/.ATTRIBUTES/VARIABLE_VALUE"
+    assert model.variables.get_tensor(model.resolve_key("scale")) == 2.0
+    assert model.tensorflow_version.startswith("2.")
+
+
+def test_keras_export(tf, tmp_path):
+    directory = tf_fixtures.keras_export(tf, tmp_path / "keras")
+    assert_matches_cli(tf, directory)
+    model = tfbundle.saved_model.open(directory)
+    loaded = tf.saved_model.load(str(directory))
+    assert set(model.signatures) >= {"serving_default"}
+    ours = [model.variables.get_tensor(key) for key in sorted(set(model.object_paths.values()))]
+    assert len(ours) == len(model.variables.keys()) - 1  # every key but the object graph has a path
+    for variable in loaded.variables:  # every variable TF restores, reached through an object path
+        assert any(v.shape == tuple(variable.shape) and np.array_equal(v, variable.numpy()) for v in ours)
+
+
+def test_tf1_builder_two_metagraphs_and_asset(tf, tmp_path):
+    directory = tf_fixtures.tf1_builder(tf, tmp_path / "tf1")
+    cli = assert_matches_cli(tf, directory)
+    assert set(cli) == {("serve",), ("train",)}
+    serve = tfbundle.saved_model.open(directory, tag_set=["serve"])
+    train = tfbundle.saved_model.open(directory, tag_set="train")
+    assert sorted(serve.tags) == [("serve",), ("train",)]
+    assert list(train.signatures) == ["train_sig"]
+    assert serve.assets == ["vocab.txt"]
+    assert os.path.isfile(directory / "assets" / "vocab.txt")
+    assert sorted(serve.variables.keys()) == ["global_step", "w"]
+    with pytest.raises(ValueError, match="no MetaGraph"):
+        tfbundle.saved_model.open(directory, tag_set=["gpu"])
+
+
+def _digest(directory):
+    h = hashlib.sha256()
+    for root, _dirs, files in sorted(os.walk(directory)):
+        for f in sorted(files):
+            h.update(f.encode() + open(os.path.join(root, f), "rb").read())
+    return h.hexdigest()
+
+
+def test_update_variables_serves_new_weights(tf, saved_model, tmp_path):
+    directory = tmp_path / "sm"
+    shutil.copytree(saved_model, directory)
+    model = tfbundle.saved_model.open(directory)
+    before = {k: model.variables.entry(k) for k in model.variables.keys()}
+    before_graph = model.variables._core.entry("_CHECKPOINTABLE_OBJECT_GRAPH")
+    rng = np.random.default_rng(9)
+    new_block = rng.normal(size=(4, 4)).astype(np.float32)
+    tfbundle.saved_model.update_variables(directory, {"blocks/0": new_block,
+                                                      "scale/.ATTRIBUTES/VARIABLE_VALUE": np.float32(-3.0)})
+    updated = tfbundle.saved_model.open(directory)
+    # Untouched entries keep their bytes and positions exactly.
+    for key, entry in before.items():
+        if key not in ("blocks/0/.ATTRIBUTES/VARIABLE_VALUE", "scale/.ATTRIBUTES/VARIABLE_VALUE"):
+            assert updated.variables.entry(key) == entry, key
+    assert updated.variables._core.entry("_CHECKPOINTABLE_OBJECT_GRAPH") == before_graph
+    # TensorFlow serves the new weights.
+    x = rng.normal(size=(3, 4)).astype(np.float32)
+    block1 = updated.variables.get_tensor("blocks/1/.ATTRIBUTES/VARIABLE_VALUE")
+    loaded = tf.saved_model.load(str(directory))
+    y = loaded.signatures["serving_default"](x=tf.constant(x))["y"].numpy()
+    np.testing.assert_allclose(y, (x @ new_block @ block1) * -3.0, rtol=1e-5, atol=1e-5)
+
+
+def test_update_variables_rejects_mismatches_and_changes_nothing(saved_model, tmp_path):
+    directory = tmp_path / "sm"
+    shutil.copytree(saved_model, directory)
+    before = _digest(directory)
+    with pytest.raises(ValueError, match="float32"):
+        tfbundle.saved_model.update_variables(directory, {"blocks/0": np.zeros((4, 5), np.float32)})
+    with pytest.raises(ValueError, match="float32"):
+        tfbundle.saved_model.update_variables(directory, {"scale": np.int32(1)})
+    with pytest.raises(KeyError):
+        tfbundle.saved_model.update_variables(directory, {"no/such/variable": np.float32(1)})
+    assert _digest(directory) == before
+    assert [f for f in os.listdir(directory) if ".tmp" in f] == []
+
+
+def test_write_variables(tmp_path):
+    prefix = tfbundle.saved_model.write_variables(tmp_path / "export", {"w": np.ones((2, 2), np.float32)})
+    assert prefix == str(tmp_path / "export" / "variables" / "variables")
+    assert tfbundle.open(tmp_path / "export" / "variables").get_tensor("w").sum() == 4
