@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence, Tuple
 
 from . import _core, paths
+from ._arrays import c_contiguous
 from ._lazy import numpy as np
 from .dtypes import STRING, DType, as_dtype
 
@@ -112,9 +113,7 @@ def as_tensor(name: str, value: Any, dtype: Any = None) -> Tuple["numpy.ndarray"
         raise TypeError(f"tensor {name!r}: cannot store a {arr.dtype} array as {target.name}")
     if arr.dtype != target.numpy_dtype:
         arr = arr.astype(target.numpy_dtype)
-    if not arr.flags.c_contiguous:
-        arr = arr.copy(order="C")  # not ascontiguousarray: it turns scalars into 1-d
-    return arr, target
+    return c_contiguous(arr), target
 
 
 class Writer:

@@ -1,0 +1,417 @@
+"""The ``tfbundle`` command line: look inside, check, compare, shrink,
+rename, cast and convert checkpoints without TensorFlow.
+
+Each command is a thin layer over the Python API. Errors print one line on
+stderr and exit 1 (``--debug`` shows the traceback); progress bars appear
+only on a terminal, and only when ``tqdm`` is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+def _dtype_name(enum: int) -> str:
+    from .dtypes import from_enum
+
+    return from_enum(enum).name
+
+@contextmanager
+def _progress(total_hint: str) -> Iterator[Optional[Callable[[int, int], None]]]:
+    """A (done, total) callback drawing a tqdm bar on a terminal, else None."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield None
+        return
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=total_hint, unit="tensor", file=sys.stderr, leave=False)
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+# -- listing ------------------------------------------------------------------
+
+def _rows_for(path: str) -> Tuple[str, List[Dict[str, Any]]]:
+    """(kind, rows) for anything `ls` accepts."""
+    from . import convert, saved_model
+    from .reader import CheckpointReader
+
+    if os.path.isdir(path) and (os.path.isfile(os.path.join(path, "saved_model.pb"))
+                                or os.path.isfile(os.path.join(path, "saved_model.pbtxt"))):
+        prefix = saved_model.variables_prefix(path)
+        return "saved_model", _checkpoint_rows(CheckpointReader(prefix))
+    fmt = convert.detect_format(path)
+    if path.lower().endswith(".meta") or fmt in ("graph", "safetensors", "npz", "h5"):
+        if path.lower().endswith(".meta"):
+            from .graph import ConstSource
+
+            source = ConstSource(path)
+            fmt = "meta"
+        else:
+            source = convert.open_source(path, fmt)
+        rows = []
+        for name in source.keys():
+            dtype, shape = source.dtype(name), tuple(source.shape(name))
+            count = 1
+            for d in shape:
+                count *= d
+            rows.append({"name": name, "dtype": dtype.name, "shape": list(shape),
+                         "bytes": count * dtype.itemsize, "shard": None})
+        source.close()
+        return fmt, rows
+    return "checkpoint", _checkpoint_rows(CheckpointReader(path))
+
+def _checkpoint_rows(reader) -> List[Dict[str, Any]]:
+    rows = []
+    with reader:
+        for name in reader.keys():
+            entry = reader.entry(name)
+            if entry["slices"]:
+                size = sum(reader.entry(k)["size"] for _e, k in reader._core.slices(name))
+                shard = "sliced"
+            else:
+                size, shard = entry["size"], entry["shard_id"]
+            rows.append({"name": name, "dtype": _dtype_name(entry["dtype"]), "shape": list(entry["shape"]),
+                         "bytes": size, "shard": shard})
+    return rows
+
+def _human(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    import re
+
+    kind, rows = _rows_for(args.path)
+    if args.filter:
+        pattern = re.compile(args.filter)
+        rows = [r for r in rows if pattern.search(r["name"])]
+    total = sum(r["bytes"] for r in rows)
+    if args.json:
+        json.dump({"kind": kind, "tensors": rows, "count": len(rows), "total_bytes": total}, sys.stdout, indent=1)
+        print()
+        return 0
+    width = max([len(r["name"]) for r in rows] + [4])
+    print(f"{'name':{width}s}  {'dtype':12s} {'shape':20s} {'bytes':>12s}  shard")
+    for r in rows:
+        shard = "" if r["shard"] is None else str(r["shard"])
+        print(f"{r['name']:{width}s}  {r['dtype']:12s} {str(r['shape']):20s} {r['bytes']:12d}  {shard}")
+    print(f"{len(rows)} tensors, {total} bytes ({_human(total)}) [{kind}]")
+    return 0
+
+# -- show, verify, diff -----------------------------------------------------------
+
+def parse_index(text: str):
+    """Parses "0:3,:,5" into a numpy index (comma between dimensions).
+
+    Example:
+        >>> parse_index("0:3,:,5")
+        (slice(0, 3, None), slice(None, None, None), 5)
+    """
+    parts = []
+    for piece in text.split(","):
+        piece = piece.strip()
+        if piece == "...":
+            parts.append(Ellipsis)
+        elif ":" in piece:
+            bounds = [int(b) if b.strip() else None for b in piece.split(":")]
+            parts.append(slice(*bounds))
+        else:
+            parts.append(int(piece))
+    return tuple(parts)
+
+def _open_any(path: str):
+    from . import convert
+
+    fmt = convert.detect_format(path)
+    if path.lower().endswith(".meta"):
+        fmt = "graph"
+    return convert.open_source(path, fmt)
+
+def cmd_show(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    source = _open_any(args.path)
+    try:
+        if args.slice and hasattr(source, "get_slice"):
+            value = source.get_slice(args.name)[parse_index(args.slice)]
+        else:
+            value = np.asarray(source.get_tensor(args.name))
+            if args.slice:
+                value = value[parse_index(args.slice)]
+        print(f"{args.name}: {source.dtype(args.name).name}{list(source.shape(args.name))}")
+        options = {"threshold": sys.maxsize} if args.full else {}
+        with np.printoptions(**options):
+            print(value)
+    finally:
+        source.close()
+    return 0
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .reader import CheckpointReader
+
+    with CheckpointReader(args.path) as reader:
+        damaged = reader.damaged()
+        count = len(reader.keys())
+    for name, problem in damaged.items():
+        print(f"DAMAGED {name}: {problem}")
+    if damaged:
+        print(f"{len(damaged)} damaged tensor(s) in {reader.prefix}", file=sys.stderr)
+        return 1
+    print(f"OK: {count} tensors, every checksum matches ({reader.prefix})")
+    return 0
+
+def _compare(a, b, name: str, rtol: float, atol: float) -> Dict[str, Any]:
+    import numpy as np
+
+    x, y = np.asarray(a.get_tensor(name)), np.asarray(b.get_tensor(name))
+    if x.dtype == object or y.dtype == object:
+        equal = x.tolist() == y.tolist()
+        return {"name": name, "equal": equal, "max_abs": None, "max_rel": None}
+    xf, yf = x.astype(np.float64), y.astype(np.float64)
+    diff = np.abs(xf - yf)
+    max_abs = float(diff.max()) if diff.size else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(np.abs(yf) > 0, diff / np.abs(yf), np.where(diff > 0, np.inf, 0.0))
+    max_rel = float(rel.max()) if rel.size else 0.0
+    close = bool(np.allclose(xf, yf, rtol=rtol, atol=atol, equal_nan=True))
+    return {"name": name, "equal": close, "max_abs": max_abs, "max_rel": max_rel}
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    a, b = _open_any(args.a), _open_any(args.b)
+    try:
+        keys_a, keys_b = set(a.keys()), set(b.keys())
+        report: Dict[str, Any] = {"only_in_a": sorted(keys_a - keys_b), "only_in_b": sorted(keys_b - keys_a),
+                                  "changed_dtype_or_shape": [], "different_values": [], "equal": 0}
+        for name in sorted(keys_a & keys_b):
+            da, db = a.dtype(name).name, b.dtype(name).name
+            sa, sb = list(a.shape(name)), list(b.shape(name))
+            if da != db or sa != sb:
+                report["changed_dtype_or_shape"].append({"name": name, "a": f"{da}{sa}", "b": f"{db}{sb}"})
+                continue
+            result = _compare(a, b, name, args.rtol, args.atol)
+            if result["equal"]:
+                report["equal"] += 1
+            else:
+                report["different_values"].append(result)
+    finally:
+        a.close()
+        b.close()
+    same = not (report["only_in_a"] or report["only_in_b"] or report["changed_dtype_or_shape"]
+                or report["different_values"])
+    if args.json:
+        json.dump(report, sys.stdout, indent=1)
+        print()
+    else:
+        for name in report["only_in_a"]:
+            print(f"- {name}")
+        for name in report["only_in_b"]:
+            print(f"+ {name}")
+        for item in report["changed_dtype_or_shape"]:
+            print(f"~ {item['name']}: {item['a']} -> {item['b']}")
+        for item in sorted(report["different_values"], key=lambda r: -(r["max_abs"] or 0)):
+            if item["max_abs"] is None:
+                print(f"! {item['name']}: values differ")
+            else:
+                print(f"! {item['name']}: max abs diff {item['max_abs']:.6g}, max rel diff {item['max_rel']:.6g}")
+        print(f"{report['equal']} equal, {len(report['different_values'])} different, "
+              f"{len(report['changed_dtype_or_shape'])} changed, {len(report['only_in_a'])} removed, "
+              f"{len(report['only_in_b'])} added")
+    return 0 if same else 1
+
+# -- convert and edit ---------------------------------------------------------------
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import convert
+
+    with _progress("convert") as progress:
+        out = convert(args.src, args.dst, dtype=args.dtype, progress=progress)
+    print(out)
+    return 0
+
+def _pair(text: str, sep: str, what: str) -> Tuple[str, str]:
+    if sep not in text:
+        raise ValueError(f"{what} needs the form A{sep}B, got {text!r}")
+    left, right = text.split(sep, 1)
+    return left, right
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from .edit import transform
+
+    if args.dst is None and not args.in_place:
+        raise ValueError("give DST, or --in-place to replace SRC")
+    dst = args.src if args.dst is None else args.dst
+    rename = [_pair(r, "=", "--rename") for r in args.rename]
+    cast = dict(_pair(c, ":", "--cast") for c in args.cast)
+    with _progress("edit") as progress:
+        out = transform(args.src, dst, drop=args.drop, keep=args.keep, rename=rename, cast=cast or None,
+                        drop_optimizer=args.drop_optimizer, num_shards=args.num_shards, in_place=args.in_place,
+                        progress=progress)
+    print(out)
+    return 0
+
+# -- saved-model show -----------------------------------------------------------------
+
+def _tensor_info_lines(side: str, infos: Dict[str, Any]) -> List[str]:
+
+    lines = []
+    for key, info in infos.items():
+        dtype = "DT_INVALID" if info.dtype is None else "DT_" + _tf_enum_name(info.dtype)
+        if info.shape is None:
+            shape = "unknown_rank"
+        else:
+            shape = "(" + ", ".join(str(d) for d in info.shape) + ("," if len(info.shape) == 1 else "") + ")"
+        lines += [f"  {side}['{key}'] tensor_info:", f"      dtype: {dtype}", f"      shape: {shape}",
+                  f"      name: {info.name}"]
+    return lines
+
+# TensorFlow's DT_ enum names differ from tf.DType names for these.
+_TF_ENUM_NAMES = {"float32": "FLOAT", "float64": "DOUBLE", "float16": "HALF"}
+
+def _tf_enum_name(dtype) -> str:
+    return _TF_ENUM_NAMES.get(dtype.name, dtype.name.upper())
+
+def _signature_lines(sig) -> List[str]:
+    lines = ["The given SavedModel SignatureDef contains the following input(s):"]
+    lines += _tensor_info_lines("inputs", sig.inputs)
+    lines.append("The given SavedModel SignatureDef contains the following output(s):")
+    lines += _tensor_info_lines("outputs", sig.outputs)
+    lines.append(f"Method name is: {sig.method_name}")
+    return lines
+
+def cmd_saved_model_show(args: argparse.Namespace) -> int:
+    from . import saved_model
+
+    tag_set = args.tag_set.split(",") if args.tag_set else None
+    if args.all:
+        model = saved_model.open(args.dir)
+        for tags in model.tags:
+            meta = saved_model.open(args.dir, tag_set=tags)
+            print(f"\nMetaGraphDef with tag-set: '{', '.join(tags)}' contains the following SignatureDefs:")
+            for name, sig in meta.signatures.items():
+                print(f"\nsignature_def['{name}']:")
+                print("\n".join("  " + line for line in _signature_lines(sig)))
+        return 0
+    if tag_set is None:
+        model = saved_model.open(args.dir)
+        print("The given SavedModel contains the following tag-sets:")
+        for tags in model.tags:
+            print(", ".join(f"'{t}'" for t in tags))
+        return 0
+    model = saved_model.open(args.dir, tag_set=tag_set)
+    if args.signature_def is None:
+        print("The given SavedModel MetaGraphDef contains SignatureDefs with the following keys:")
+        for name in model.signatures:
+            print(f'SignatureDef key: "{name}"')
+        return 0
+    if args.signature_def not in model.signatures:
+        raise KeyError(f"no signature {args.signature_def!r}; available: {sorted(model.signatures)}")
+    print("\n".join(_signature_lines(model.signatures[args.signature_def])))
+    return 0
+
+# -- entry point -------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tfbundle", description="TensorFlow checkpoints without TensorFlow.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ls", help="list tensors: name, dtype, shape, bytes, shard")
+    p.add_argument("path", help="checkpoint (prefix, .index, .data-*, directory), SavedModel, .pb, .meta, "
+                                ".safetensors, .npz or .h5")
+    p.add_argument("--filter", help="only names matching this regex")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_ls)
+
+    p = sub.add_parser("show", help="print a tensor's values")
+    p.add_argument("path")
+    p.add_argument("name")
+    p.add_argument("--slice", help='numpy-style selection, dimensions separated by commas, e.g. "0:3,:"')
+    p.add_argument("--full", action="store_true", help="print every value, no ellipsis")
+    p.set_defaults(run=cmd_show)
+
+    p = sub.add_parser("verify", help="check every checksum; exit 0 only when intact")
+    p.add_argument("path")
+    p.set_defaults(run=cmd_verify)
+
+    p = sub.add_parser("diff", help="compare two checkpoints; exit 0 only when they match")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--rtol", type=float, default=0.0)
+    p.add_argument("--atol", type=float, default=0.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_diff)
+
+    p = sub.add_parser("convert", help="checkpoint <-> safetensors <-> npz; .h5 and frozen .pb as sources")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.add_argument("--dtype", help="cast floating-point tensors, e.g. bfloat16")
+    p.set_defaults(run=cmd_convert)
+
+    p = sub.add_parser("edit", help="drop, keep, rename and cast tensors into a new checkpoint")
+    p.add_argument("src")
+    p.add_argument("dst", nargs="?")
+    p.add_argument("--drop", action="append", default=[], metavar="RE")
+    p.add_argument("--keep", action="append", default=[], metavar="RE")
+    p.add_argument("--rename", action="append", default=[], metavar="RE=REPL")
+    p.add_argument("--cast", action="append", default=[], metavar="FROM:TO")
+    p.add_argument("--drop-optimizer", action="store_true")
+    p.add_argument("--num-shards", type=int)
+    p.add_argument("--in-place", action="store_true")
+    p.set_defaults(run=cmd_edit)
+
+    p = sub.add_parser("saved-model", help="SavedModel tools")
+    sm = p.add_subparsers(dest="saved_model_command", required=True)
+    s = sm.add_parser("show", help="tag-sets, signatures and tensors, as saved_model_cli show")
+    s.add_argument("dir")
+    s.add_argument("--all", action="store_true")
+    s.add_argument("--tag-set", "--tag_set", dest="tag_set")
+    s.add_argument("--signature-def", "--signature_def", dest="signature_def")
+    s.set_defaults(run=cmd_saved_model_show)
+    return parser
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Runs the command line; returns the exit status.
+
+    Example:
+        >>> main(["ls", "model.ckpt-20"])                          # doctest: +SKIP
+        0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("tfbundle: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # one clear line unless --debug
+        if args.debug:
+            raise
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"tfbundle: error: {message}", file=sys.stderr)
+        return 1
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Conversion between checkpoints, safetensors, ``.npz``, Keras HDF5 weights
+and frozen-graph constants, one tensor at a time.
+
+Every source offers ``keys()``, ``dtype(name)``, ``shape(name)`` and
+``get_tensor(name)``; every destination takes tensors in turn, so memory
+stays near one tensor whatever the file size.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zipfile
+from typing import Any, Callable, List, Optional, Tuple
+
+from . import paths, safetensors_io
+from ._lazy import numpy as np
+from .dtypes import DType, as_dtype
+from .reader import CheckpointReader
+from .writer import Writer
+
+FORMATS = ("checkpoint", "safetensors", "npz", "h5", "graph")
+
+
+def detect_format(path: "paths.PathLike", *, for_output: bool = False) -> str:
+    """Guesses a file's format from its name: ``.safetensors``, ``.npz``,
+    ``.h5``/``.hdf5``, ``.pb``/``.pbtxt`` (frozen graph); else a checkpoint.
+
+    Example:
+        >>> detect_format("model.safetensors")
+        'safetensors'
+    """
+    p = os.fspath(path).lower()
+    if p.endswith(".safetensors"):
+        return "safetensors"
+    if p.endswith(".npz"):
+        return "npz"
+    if p.endswith((".h5", ".hdf5")):
+        return "h5"
+    if p.endswith((".pb", ".pbtxt")) and not for_output:
+        return "graph"
+    return "checkpoint"
+
+
+class _NpzSource:
+    def __init__(self, path: str) -> None:
+        self._npz = np.load(path, allow_pickle=False)
+
+    def keys(self) -> List[str]:
+        return sorted(self._npz.files)
+
+    def get_tensor(self, name: str):
+        return self._npz[name]
+
+    def dtype(self, name: str) -> DType:
+        return as_dtype(self.get_tensor(name).dtype)
+
+    def shape(self, name: str) -> Tuple[int, ...]:
+        return self.get_tensor(name).shape
+
+    def close(self) -> None:
+        self._npz.close()
+
+
+class _H5Source:
+    """Keras HDF5 weights (``model.save("m.h5")`` or ``save_weights``): each
+    layer group lists its weights in the ``weight_names`` attribute, e.g.
+    ``dense/kernel:0``; names become TF1-style keys without ``:0``."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            import h5py
+        except ImportError:
+            raise ImportError("reading .h5 files needs h5py: pip install h5py") from None
+        self._file = h5py.File(path, "r")
+        root = self._file["model_weights"] if "model_weights" in self._file else self._file
+        self._datasets = {}
+        layer_names = root.attrs.get("layer_names")
+        groups = [root[_text(n)] for n in layer_names] if layer_names is not None else [root]
+        for group in groups:
+            names = group.attrs.get("weight_names")
+            if names is None:
+                group.visititems(lambda n, obj, g=group: self._add_plain(g.name, n, obj))
+                continue
+            for weight in names:
+                weight = _text(weight)
+                self._datasets[weight[:-2] if weight.endswith(":0") else weight] = group[weight]
+
+    def _add_plain(self, group_name: str, name: str, obj) -> None:
+        import h5py
+
+        if isinstance(obj, h5py.Dataset):
+            full = f"{group_name.strip('/')}/{name}".strip("/")
+            self._datasets[full[:-2] if full.endswith(":0") else full] = obj
+
+    def keys(self) -> List[str]:
+        return sorted(self._datasets)
+
+    def get_tensor(self, name: str):
+        return self._datasets[name][()]
+
+    def dtype(self, name: str) -> DType:
+        return as_dtype(self._datasets[name].dtype)
+
+    def shape(self, name: str) -> Tuple[int, ...]:
+        return tuple(self._datasets[name].shape)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def open_source(path: "paths.PathLike", fmt: Optional[str] = None):
+    """Opens anything :func:`convert` reads, as a tensor source.
+
+    Example:
+        >>> src = open_source("model.safetensors")                 # doctest: +SKIP
+    """
+    fmt = fmt or detect_format(path)
+    p = os.fspath(path)
+    if fmt == "safetensors":
+        return safetensors_io.Reader(p)
+    if fmt == "npz":
+        return _NpzSource(p)
+    if fmt == "h5":
+        return _H5Source(p)
+    if fmt == "graph":
+        from .graph import ConstSource
+
+        return ConstSource(p)
+    return CheckpointReader(p)
+
+
+def convert(src: "paths.PathLike", dst: "paths.PathLike", *, dtype: Any = None, src_format: Optional[str] = None,
+            dst_format: Optional[str] = None, progress: Optional[Callable[[int, int], None]] = None) -> str:
+    """Converts ``src`` to ``dst``; formats come from the file names unless
+    given (``checkpoint``, ``safetensors``, ``npz``; sources also ``h5`` and
+    ``graph``). ``dtype`` casts every floating-point tensor (e.g.
+    ``"bfloat16"``). Tensors the destination cannot store (strings in
+    safetensors or npz, bfloat16 in npz) are skipped with a warning that
+    names them. Returns the destination path.
+
+    Example:
+        >>> convert("bert/model.ckpt-100000", "bert.safetensors", dtype="bfloat16")  # doctest: +SKIP
+        'bert.safetensors'
+    """
+    target = as_dtype(dtype) if dtype is not None else None
+    out_format = dst_format or detect_format(dst, for_output=True)
+    source = open_source(src, src_format)
+    try:
+        names = source.keys()
+        plan = []
+        for name in names:
+            d = source.dtype(name)
+            cast = target is not None and _is_float(d) and d != target
+            plan.append((name, target if cast else d, tuple(source.shape(name)), cast))
+
+        def fetch(name: str, dt: DType, cast: bool):
+            value = source.get_tensor(name)
+            return np.asarray(value).astype(dt.numpy_dtype) if cast else value
+
+        def tick(i: int) -> None:
+            if progress is not None:
+                progress(i, len(plan))
+
+        dst_path = os.fspath(dst)
+        if out_format == "checkpoint":
+            with Writer(paths.strip_file_suffix(dst_path)) as writer:
+                for i, (name, dt, _shape, cast) in enumerate(plan, 1):
+                    if isinstance(source, CheckpointReader) and not cast:
+                        writer.copy_from(source, name)
+                    else:
+                        writer.add(name, fetch(name, dt, cast), dtype=dt)
+                    tick(i)
+            return paths.strip_file_suffix(dst_path)
+        storable = [p for p in plan if _storable(out_format, p[1])]
+        skipped = [p[0] for p in plan if not _storable(out_format, p[1])]
+        if skipped:
+            warnings.warn(f"{out_format} cannot store {len(skipped)} tensor(s), skipped: {skipped}", stacklevel=2)
+        if out_format == "safetensors":
+            lookup = {name: (dt, cast) for name, dt, _s, cast in storable}
+            counter = [0]
+
+            def fetch_counted(name):
+                counter[0] += 1
+                tick(counter[0])
+                return fetch(name, *lookup[name])
+
+            safetensors_io.write(dst_path, [(n, dt, s) for n, dt, s, _c in storable], fetch_counted)
+        elif out_format == "npz":
+            _write_npz(dst_path, storable, fetch, tick)
+        else:
+            raise ValueError(f"cannot write format {out_format!r}")
+        return dst_path
+    finally:
+        source.close()
+
+
+def _is_float(dtype: DType) -> bool:
+    return dtype.name.startswith("float") or dtype.name == "bfloat16"
+
+
+def _storable(fmt: str, dtype: DType) -> bool:
+    if fmt == "safetensors":
+        return safetensors_io.supports(dtype)
+    return not dtype.is_variable_length and dtype.numpy_dtype.kind in "biufc"
+
+
+def _write_npz(path: str, plan, fetch, tick) -> None:
+    temp = f"{path}.tmp{os.getpid()}"
+    try:
+        with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for i, (name, dt, _shape, cast) in enumerate(plan, 1):
+                with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asarray(fetch(name, dt, cast)), allow_pickle=False)
+                tick(i)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+__all__ = ["convert", "detect_format", "open_source", "FORMATS"]
