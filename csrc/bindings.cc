@@ -7,6 +7,7 @@
 
 #include <sys/mman.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -16,6 +17,7 @@
 #include "crc32c.h"
 #include "dtypes.h"
 #include "errors.h"
+#include "graph_scan.h"
 #include "slice_key.h"
 #include "table_builder.h"
 #include "table_reader.h"
@@ -169,6 +171,32 @@ py::buffer_info writable_buffer(const py::buffer& buffer) {
   return info;
 }
 
+// (dtype, shape, kind, payload) for a decoded TensorProto; kind is "view"
+// (read-only bytes over `owner`'s mapping), "bytes" (a new uint8 array) or
+// "strings" (a list of bytes).
+py::tuple tensor_value_tuple(const TensorValue& t, std::shared_ptr<MappedFile> owner) {
+  py::tuple shape = shape_tuple(t.shape);
+  if (t.dtype == kString) {
+    py::list items;
+    for (auto s : t.strings) items.append(py::bytes(s.data(), s.size()));
+    return py::make_tuple(t.dtype, shape, "strings", items);
+  }
+  if (t.from_content && owner && owner->mapped()) {
+    return py::make_tuple(t.dtype, shape, "view", readonly_bytes(std::move(owner), t.content));
+  }
+  const std::string_view data = t.from_content ? t.content : std::string_view(t.decoded);
+  py::array_t<uint8_t> out(static_cast<py::ssize_t>(data.size()));
+  if (!data.empty()) std::memcpy(out.mutable_data(), data.data(), data.size());
+  return py::make_tuple(t.dtype, shape, "bytes", out);
+}
+
+// A scanner plus the node it stands on, for Python iteration.
+struct PyGraphScanner {
+  GraphScanner scanner;
+  GraphNode node;
+  bool has_node = false;
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -234,6 +262,40 @@ PYBIND11_MODULE(_core, m) {
         });
         return out;
       }, "[(key, value)] of a .index table's bytes, every block checked.");
+
+  m.def("decode_tensor_proto", [](const py::bytes& data) {
+        const std::string bytes = data;
+        return tensor_value_tuple(decode_tensor_proto(bytes), nullptr);
+      }, "(dtype, shape, kind, payload) of a serialized TensorProto, as GraphScanner.value().");
+
+  py::class_<PyGraphScanner>(m, "GraphScanner")
+      .def(py::init([](const std::string& path, std::vector<uint32_t> path_to_graph) {
+             return new PyGraphScanner{GraphScanner(path, std::move(path_to_graph)), {}, false};
+           }), py::arg("path"), py::arg("path_to_graph") = std::vector<uint32_t>{})
+      .def("next", [](PyGraphScanner& s) -> py::object {
+             {
+               py::gil_scoped_release release;
+               s.has_node = s.scanner.next(&s.node);
+             }
+             if (!s.has_node) return py::none();
+             const GraphNode& n = s.node;
+             py::list inputs;
+             for (auto i : n.inputs) inputs.append(py::str(i.data(), i.size()));
+             return py::make_tuple(py::str(n.name.data(), n.name.size()), py::str(n.op.data(), n.op.size()),
+                                   inputs, py::str(n.device.data(), n.device.size()),
+                                   py::str(n.function.data(), n.function.size()), n.dtype_attr,
+                                   !n.value_tensor.empty());
+           }, "(name, op, inputs, device, function, dtype attr, has value attr) of the next node, or None.")
+      .def("value", [](PyGraphScanner& s) {
+             if (!s.has_node || s.node.value_tensor.empty()) throw py::value_error("the current node has no value");
+             TensorValue t;
+             try {
+               t = decode_tensor_proto(s.node.value_tensor);
+             } catch (const DataLoss& e) {
+               throw DataLoss(s.scanner.file()->path() + ": node '" + std::string(s.node.name) + "': " + e.what());
+             }
+             return tensor_value_tuple(t, s.scanner.file());
+           }, "The current node's 'value' tensor as (dtype, shape, kind, payload).");
 
   py::class_<BundleReader>(m, "BundleReader")
       .def(py::init([](const std::string& prefix) {

@@ -27,6 +27,8 @@ class Cursor {
  public:
   Cursor(std::string_view message, const char* what) : rest_(message), what_(what) {}
   inline bool next(Field* field);  // defined below: it is the parsers' inner loop
+  // The bytes not yet consumed.
+  std::string_view rest() const { return rest_; }
 
  private:
   std::string_view rest_;

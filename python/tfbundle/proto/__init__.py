@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
-from .schema import SCHEMA
+from .schema import ENUMS, SCHEMA
 
 _PACKAGE = "tfbundle.proto"
 _classes: Dict[str, type] = {}
@@ -28,12 +28,20 @@ def _build() -> None:
     scalar = {
         "string": F.TYPE_STRING, "bytes": F.TYPE_BYTES, "double": F.TYPE_DOUBLE, "float": F.TYPE_FLOAT,
         "int64": F.TYPE_INT64, "int32": F.TYPE_INT32, "uint64": F.TYPE_UINT64, "uint32": F.TYPE_UINT32,
-        "bool": F.TYPE_BOOL, "fixed32": F.TYPE_FIXED32, "enum": F.TYPE_INT32,
+        "bool": F.TYPE_BOOL, "fixed32": F.TYPE_FIXED32,
     }
+
+    for enum_name, values in ENUMS.items():
+        enum = fdp.enum_type.add(name=enum_name)
+        for value_name, number in values:
+            enum.value.add(name=value_name, number=number)
 
     def set_type(field, type_name: str) -> None:
         if type_name in scalar:
             field.type = scalar[type_name]
+        elif type_name in ENUMS:
+            field.type = F.TYPE_ENUM
+            field.type_name = f".{_PACKAGE}.{type_name}"
         else:
             field.type = F.TYPE_MESSAGE
             field.type_name = f".{_PACKAGE}.{type_name}"

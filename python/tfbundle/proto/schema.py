@@ -1,13 +1,28 @@
 """Field numbers and types of the TensorFlow messages tfbundle reads and
 writes: message -> [(field, number, label, type[, oneof])].
 
-label is "" (singular), "repeated" or "map" (type "key,value"). Enums are
-declared as int32, which has the same wire format.
+label is "" (singular), "repeated" or "map" (type "key,value"). Types are
+scalars, messages of SCHEMA or enums of ENUMS (their names are needed by the
+text format, e.g. ``dtype: DT_FLOAT``).
 """
 
 from typing import Dict, List, Tuple
 
 Field = Tuple[str, ...]
+
+_DATA_TYPES = [
+    "INVALID", "FLOAT", "DOUBLE", "INT32", "UINT8", "INT16", "INT8", "STRING", "COMPLEX64", "INT64", "BOOL",
+    "QINT8", "QUINT8", "QINT32", "BFLOAT16", "QINT16", "QUINT16", "UINT16", "COMPLEX128", "HALF", "RESOURCE",
+    "VARIANT", "UINT32", "UINT64", "FLOAT8_E5M2", "FLOAT8_E4M3FN", "FLOAT8_E4M3FNUZ", "FLOAT8_E4M3B11FNUZ",
+    "FLOAT8_E5M2FNUZ", "INT4", "UINT4", "INT2", "UINT2", "FLOAT4_E2M1FN",
+]
+
+# enum -> [(value name, number)]; core/framework/types.proto, core/protobuf/saver.proto
+ENUMS: Dict[str, List[Tuple[str, int]]] = {
+    "DataType": [(f"DT_{n}", i) for i, n in enumerate(_DATA_TYPES)]
+    + [(f"DT_{n}_REF", i + 100) for i, n in enumerate(_DATA_TYPES) if i > 0],
+    "CheckpointFormatVersion": [("LEGACY", 0), ("V1", 1), ("V2", 2)],
+}
 
 SCHEMA: Dict[str, List[tuple]] = {
     # python/training/checkpoint_state.proto
@@ -31,7 +46,7 @@ SCHEMA: Dict[str, List[tuple]] = {
     "TensorShapeProtoDim": [("size", 1, "", "int64"), ("name", 2, "", "string")],
     # core/framework/tensor.proto
     "TensorProto": [
-        ("dtype", 1, "", "enum"),
+        ("dtype", 1, "", "DataType"),
         ("tensor_shape", 2, "", "TensorShapeProto"),
         ("version_number", 3, "", "int32"),
         ("tensor_content", 4, "", "bytes"),
@@ -56,7 +71,7 @@ SCHEMA: Dict[str, List[tuple]] = {
         ("i", 3, "", "int64", "value"),
         ("f", 4, "", "float", "value"),
         ("b", 5, "", "bool", "value"),
-        ("type", 6, "", "enum", "value"),
+        ("type", 6, "", "DataType", "value"),
         ("shape", 7, "", "TensorShapeProto", "value"),
         ("tensor", 8, "", "TensorProto", "value"),
         ("placeholder", 9, "", "string", "value"),
@@ -67,7 +82,7 @@ SCHEMA: Dict[str, List[tuple]] = {
         ("i", 3, "repeated", "int64"),
         ("f", 4, "repeated", "float"),
         ("b", 5, "repeated", "bool"),
-        ("type", 6, "repeated", "enum"),
+        ("type", 6, "repeated", "DataType"),
         ("shape", 7, "repeated", "TensorShapeProto"),
         ("tensor", 8, "repeated", "TensorProto"),
         ("func", 9, "repeated", "NameAttrList"),
@@ -99,9 +114,16 @@ SCHEMA: Dict[str, List[tuple]] = {
         ("variable_name", 1, "", "string"),
         ("initializer_name", 2, "", "string"),
         ("snapshot_name", 3, "", "string"),
+        ("save_slice_info_def", 4, "", "SaveSliceInfoDef"),
         ("is_resource", 5, "", "bool"),
         ("initial_value_name", 6, "", "string"),
         ("trainable", 7, "", "bool"),
+    ],
+    "SaveSliceInfoDef": [
+        ("full_name", 1, "", "string"),
+        ("full_shape", 2, "repeated", "int64"),
+        ("var_offset", 3, "repeated", "int64"),
+        ("var_shape", 4, "repeated", "int64"),
     ],
     # core/protobuf/meta_graph.proto
     "MetaGraphDef": [
@@ -136,7 +158,7 @@ SCHEMA: Dict[str, List[tuple]] = {
     "Any": [("type_url", 1, "", "string"), ("value", 2, "", "bytes")],
     "TensorInfo": [
         ("name", 1, "", "string", "encoding"),
-        ("dtype", 2, "", "enum"),
+        ("dtype", 2, "", "DataType"),
         ("tensor_shape", 3, "", "TensorShapeProto"),
         ("coo_sparse", 4, "", "TensorInfoCooSparse", "encoding"),
         ("composite_tensor", 5, "", "bytes", "encoding"),
@@ -160,7 +182,7 @@ SCHEMA: Dict[str, List[tuple]] = {
         ("max_to_keep", 4, "", "int32"),
         ("sharded", 5, "", "bool"),
         ("keep_checkpoint_every_n_hours", 6, "", "float"),
-        ("version", 7, "", "enum"),
+        ("version", 7, "", "CheckpointFormatVersion"),
     ],
     # core/protobuf/saved_model.proto
     "SavedModel": [
@@ -176,7 +198,7 @@ SCHEMA: Dict[str, List[tuple]] = {
     ],
     "SavedAsset": [("asset_file_def_index", 1, "", "int32")],
     "SavedVariable": [
-        ("dtype", 1, "", "enum"),
+        ("dtype", 1, "", "DataType"),
         ("shape", 2, "", "TensorShapeProto"),
         ("trainable", 3, "", "bool"),
         ("name", 6, "", "string"),

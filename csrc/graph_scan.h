@@ -1,0 +1,66 @@
+// Streams the nodes of a serialized GraphDef out of a memory-mapped file
+// without materializing the message, so files over protobuf's 2 GiB limit
+// work and tensor bytes are never copied unless asked for.
+//
+// GraphDef: node=1 (NodeDef), library=2 (FunctionDefLibrary: function=1,
+// FunctionDef: node_def=3). NodeDef: name=1, op=2, input=3, device=4,
+// attr=5 (map entries key=1, value=2 AttrValue). A Const node keeps its
+// tensor in attr "value" (AttrValue.tensor=8, a TensorProto).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mapped_file.h"
+
+namespace tfbundle {
+
+// A decoded TensorProto: either a view of its tensor_content (raw
+// little-endian elements) or element bytes decoded from the typed value
+// fields with TensorFlow's broadcast rule, or strings.
+struct TensorValue {
+  int32_t dtype = 0;
+  std::vector<int64_t> shape;  // empty + unknown_rank == false: a scalar
+  bool from_content = false;
+  std::string_view content;           // from_content: points into the input
+  std::string decoded;                // fixed-size values built from typed fields
+  std::vector<std::string_view> strings;  // DT_STRING elements (into the input)
+  int64_t num_elements() const;
+};
+
+// Decodes a serialized TensorProto. Throws DataLoss on malformed input or a
+// dtype it cannot represent (variant, resource).
+TensorValue decode_tensor_proto(std::string_view bytes);
+
+struct GraphNode {
+  std::string_view name, op, device, function;  // function: "" for top-level nodes
+  std::vector<std::string_view> inputs;
+  std::string_view value_tensor;  // the "value" attr's TensorProto bytes, if any
+  int32_t dtype_attr = 0;         // the "dtype" attr, if any
+};
+
+// Walks nodes in file order: the graph's, then each library function's.
+class GraphScanner {
+ public:
+  // `path_to_graph` lists the field numbers leading from the file's top
+  // message to the GraphDef: {} for a GraphDef file, {2} for a MetaGraphDef
+  // (.meta), {2, 2} for the first MetaGraph of a SavedModel.
+  GraphScanner(const std::string& path, std::vector<uint32_t> path_to_graph);
+  // Advances to the next node; false at the end. Throws DataLoss.
+  bool next(GraphNode* node);
+  std::shared_ptr<MappedFile> file() const { return file_; }
+
+ private:
+  std::shared_ptr<MappedFile> file_;
+  std::string copy_;          // the file's bytes when it cannot be mapped
+  std::string_view graph_;    // the GraphDef's bytes
+  std::string_view rest_;     // unread part of graph_
+  std::vector<std::string_view> functions_;  // pending FunctionDef bytes
+  std::string_view function_rest_;           // unread part of the current FunctionDef
+  std::string_view function_name_;
+};
+
+}  // namespace tfbundle
