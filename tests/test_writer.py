@@ -174,9 +174,11 @@ def test_streaming_write_holds_one_tensor(tmp_path):
     """Writing 24 tensors of 16 MiB from a generator keeps the peak RSS
     within a few tensors of the baseline, however many are written."""
     script = r"""
-import resource, sys, numpy as np, tfbundle
-def rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+import sys, numpy as np, tfbundle
+def rss_mib():  # peak RSS; VmHWM is per process, unlike ru_maxrss which a child inherits
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
 chunk = 16 * 2**20 // 4
 base_tensor = np.ones(chunk, np.float32)
 baseline = rss_mib()
