@@ -21,6 +21,7 @@
 #include "slice_key.h"
 #include "table_builder.h"
 #include "table_reader.h"
+#include "tensor_strings.h"
 
 namespace py = pybind11;
 using namespace tfbundle;
@@ -242,6 +243,24 @@ PYBIND11_MODULE(_core, m) {
         const std::string key = encode_slice_key(key_bytes(name), extents_from(extents));
         return key_str(key);
       }, "The key of one slice of a partitioned variable; extents are (start, length), length -1 = full.");
+  m.def("decode_slice_key", [](py::handle key) {
+        std::string name;
+        SliceExtents slice;
+        decode_slice_key(key_bytes(key), &name, &slice);
+        return py::make_tuple(key_str(name), extents_list(slice));
+      }, "(name, extents) of a partitioned variable's slice key; DataLossError if it is not one.");
+  m.def("decode_entry", [](const py::bytes& data) {
+        const BundleEntry e = decode_entry(std::string(data));
+        py::list slices;
+        for (const auto& s : e.slices) slices.append(extents_list(s));
+        return py::make_tuple(e.dtype, shape_tuple(e.shape), e.shard_id, e.offset, e.size, slices);
+      }, "(dtype, shape, shard_id, offset, size, slices) of a BundleEntryProto.");
+  m.def("decode_string_payload", [](const py::bytes& data, int64_t n, bool big_endian, bool variant) {
+        const std::string payload = data;
+        StringTensor t;
+        t.items = variant ? decode_variants(payload, n).items : decode_strings(payload, n, big_endian, true).items;
+        return bytes_list(t);
+      }, "Elements of a string (or variant) tensor payload, checksums checked.");
   m.def("element_size", &element_size);
   m.def("empty_bytes", &allocate_destination, py::arg("nbytes"),
         "A new writable uint8 array; large ones are huge-page backed.");
@@ -292,7 +311,7 @@ PYBIND11_MODULE(_core, m) {
              try {
                t = decode_tensor_proto(s.node.value_tensor);
              } catch (const DataLoss& e) {
-               throw DataLoss(s.scanner.file()->path() + ": node '" + std::string(s.node.name) + "': " + e.what());
+               throw DataLoss(s.scanner.path() + ": node '" + std::string(s.node.name) + "': " + e.what());
              }
              return tensor_value_tuple(t, s.scanner.file());
            }, "The current node's 'value' tensor as (dtype, shape, kind, payload).");

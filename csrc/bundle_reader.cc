@@ -117,7 +117,13 @@ BundleReader::BundleReader(std::string prefix) : prefix_(std::move(prefix)), ind
   });
   if (!seen_header) throw DataLoss(index_path_ + ": the index has no bundle header");
   check_header_versions(header_, index_path_);
-  shards_.resize(static_cast<size_t>(header_.num_shards));
+  // One slot per shard an entry names (checked against num_shards when
+  // read): never sized by the header's claim alone.
+  int32_t max_shard = -1;
+  for (const BundleEntry& e : entries_) {
+    if (e.slices.empty() && e.shard_id < header_.num_shards) max_shard = std::max(max_shard, e.shard_id);
+  }
+  shards_.resize(static_cast<size_t>(max_shard + 1));
 
   // Hide the per-slice entries of partitioned variables, as TensorFlow does.
   hidden_.assign(keys_.size(), false);

@@ -234,15 +234,28 @@ TensorValue decode_tensor_proto(std::string_view bytes) {
 }
 
 GraphScanner::GraphScanner(const std::string& path, std::vector<uint32_t> path_to_graph)
-    : file_(MappedFile::open(path)) {
+    : path_(path), file_(MappedFile::open(path)) {
   std::string_view bytes;
   if (file_->mapped()) {
     bytes = file_->bytes();
   } else {
-    copy_.resize(static_cast<size_t>(file_->size()));
-    file_->read(0, copy_.size(), copy_.data());
-    bytes = copy_;
+    auto copy = std::make_shared<std::string>(static_cast<size_t>(file_->size()), '\0');
+    file_->read(0, copy->size(), copy->data());
+    copy_ = copy;
+    bytes = *copy_;
   }
+  locate_graph(bytes, path_to_graph);
+}
+
+GraphScanner GraphScanner::from_bytes(std::string bytes, std::vector<uint32_t> path_to_graph) {
+  GraphScanner scanner;
+  scanner.path_ = "<memory>";
+  scanner.copy_ = std::make_shared<const std::string>(std::move(bytes));
+  scanner.locate_graph(*scanner.copy_, path_to_graph);
+  return scanner;
+}
+
+void GraphScanner::locate_graph(std::string_view bytes, const std::vector<uint32_t>& path_to_graph) {
   try {
     for (uint32_t number : path_to_graph) {  // descend to the GraphDef
       wire::Cursor cursor(bytes, "message");
@@ -258,7 +271,7 @@ GraphScanner::GraphScanner(const std::string& path, std::vector<uint32_t> path_t
       if (!found) throw DataLoss("no GraphDef at the expected field");
     }
   } catch (const DataLoss& e) {
-    throw DataLoss(path + ": " + e.what());
+    throw DataLoss(path_ + ": " + e.what());
   }
   graph_ = bytes;
   rest_ = bytes;
@@ -352,7 +365,7 @@ bool GraphScanner::next(GraphNode* node) {
       }
     }
   } catch (const DataLoss& e) {
-    throw DataLoss(file_->path() + ": " + e.what());
+    throw DataLoss(path_ + ": " + e.what());
   }
 }
 

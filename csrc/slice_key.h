@@ -15,4 +15,8 @@ namespace tfbundle {
 
 std::string encode_slice_key(std::string_view name, const SliceExtents& slice);
 
+// The inverse of encode_slice_key. Throws DataLoss if `key` is not exactly
+// the canonical encoding of some (name, slice).
+void decode_slice_key(std::string_view key, std::string* name, SliceExtents* slice);
+
 }  // namespace tfbundle

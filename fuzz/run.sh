@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the fuzz targets with clang (libFuzzer + ASan + UBSan), seeds them
+# with TensorFlow-made files and runs each for SECONDS (default 60).
+#   bash fuzz/run.sh [SECONDS] [TARGET...]
+# Needs clang and libclang-rt (Debian: apt-get install clang libclang-rt-14-dev)
+# and, for fuzz_state, `pip install atheris`. A crash leaves its input in
+# fuzz/out/<target>/crash-*; copy it to fuzz/regressions/<target>/ so the
+# test suite replays it (tests/test_fuzz_regressions.py).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_table fuzz_entry fuzz_strings fuzz_slice_key fuzz_graph fuzz_state)
+out=fuzz/out
+mkdir -p "$out"
+CXX=${CXX:-clang++}
+core=(csrc/crc32c.cc csrc/crc32c_sse42.cc csrc/crc32c_armv8.cc csrc/proto_wire.cc csrc/block.cc
+      csrc/table_reader.cc csrc/table_builder.cc csrc/mapped_file.cc csrc/bundle_entry.cc csrc/slice_key.cc
+      csrc/tensor_strings.cc csrc/bundle_reader.cc csrc/bundle_writer.cc csrc/graph_scan.cc)
+arch_flags=()
+[ "$(uname -m)" = x86_64 ] && arch_flags=(-msse4.2)
+[ -d "$out/seeds" ] || python fuzz/make_seeds.py "$out/seeds"
+status=0
+for target in "${targets[@]}"; do
+  corpus="$out/corpus/$target"
+  mkdir -p "$corpus" "$out/$target"
+  cp -n "$out/seeds/$target"/* "$corpus"/ 2>/dev/null || true
+  if [ -d "fuzz/regressions/$target" ]; then cp -n "fuzz/regressions/$target"/* "$corpus"/ 2>/dev/null || true; fi
+  echo "== $target: ${seconds}s"
+  if [ "$target" = fuzz_state ]; then
+    timeout $((seconds + 60)) python fuzz/targets/fuzz_state.py "$corpus" -max_total_time="$seconds" \
+      -artifact_prefix="$out/$target/" -print_final_stats=1 2>&1 | tail -5 || status=1
+    continue
+  fi
+  binary="$out/$target.bin"
+  "$CXX" -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    "${arch_flags[@]}" -Icsrc "fuzz/targets/$target.cc" "${core[@]}" -o "$binary"
+  if ! "$binary" "$corpus" -max_total_time="$seconds" -artifact_prefix="$out/$target/" -print_final_stats=1 \
+      > "$out/$target.log" 2>&1; then
+    status=1
+    tail -30 "$out/$target.log"
+  else
+    grep -E "stat::number_of_executed_units|cov:" "$out/$target.log" | tail -2
+  fi
+done
+exit $status

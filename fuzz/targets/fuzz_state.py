@@ -1,0 +1,28 @@
+"""atheris target: the `checkpoint` state-file parser on arbitrary text.
+It must return a state, return None, or raise DataLossError; nothing else."""
+
+import os
+import sys
+import tempfile
+
+import atheris
+
+with atheris.instrument_imports():
+    import tfbundle
+
+DIRECTORY = tempfile.mkdtemp(prefix="fuzz_state_")
+
+
+def test_one_input(data: bytes) -> None:
+    with open(os.path.join(DIRECTORY, "checkpoint"), "wb") as f:
+        f.write(data)
+    try:
+        tfbundle.get_checkpoint_state(DIRECTORY)
+    except tfbundle.DataLossError:
+        pass
+    tfbundle.latest_checkpoint(DIRECTORY)  # never raises
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
