@@ -28,9 +28,15 @@ constexpr size_t kChunk = 256 * 1024;    // checksum-then-write unit for large o
   throw IoError(what + ": " + std::strerror(err), err);
 }
 
+// `<final>.tfbundle-tmp.<host>.<pid>.<random>`: the host and pid let a later
+// writer recognise (and remove) the leftovers of a writer that was killed.
 std::string temp_name(const std::string& final_path) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return final_path + ".tempstate" + std::to_string(rng());
+  char host[256] = "localhost";
+  if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "localhost");
+  host[sizeof host - 1] = '\0';
+  return final_path + ".tfbundle-tmp." + host + "." + std::to_string(::getpid()) + "." +
+         std::to_string(rng() & 0xffffffffffffull);
 }
 
 std::string directory_of(const std::string& path) {

@@ -3,7 +3,7 @@
 // on the way), and only the small entry protos are kept until finish().
 //
 // Files are created under temporary names next to their final names
-// (`<final>.tempstate<random>`) and renamed by finish(): the data shards
+// (`<final>.tfbundle-tmp.<host>.<pid>.<random>`) and renamed by finish(): the data shards
 // first, the index last, so the index's appearance marks a complete bundle.
 // abort() (and the destructor of an unfinished writer) removes them all.
 #pragma once

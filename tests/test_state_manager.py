@@ -138,6 +138,24 @@ def test_manager_order_of_operations(tmp_path, monkeypatch):
     assert deleted not in listed
 
 
+def test_dead_writers_temporaries_are_cleaned_by_the_next_writer(tmp_path):
+    import subprocess
+    import sys
+
+    # A writer killed mid-save leaves temporaries named after its host and pid.
+    script = ("import os, numpy as np, tfbundle\n"
+              "w = tfbundle.Writer(os.path.join(os.sys.argv[1], 'ckpt-1'))\n"
+              "w.add('x', np.ones(10))\n"
+              "os._exit(0)\n")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True)
+    leftovers = [f for f in os.listdir(tmp_path) if ".tfbundle-tmp." in f]
+    assert leftovers
+    live = tmp_path / f"ckpt-9.index.tfbundle-tmp.{__import__('socket').gethostname()}.{os.getpid()}.7"
+    live.write_bytes(b"a writer of this very process")
+    tfbundle.save({"y": np.zeros(1)}, tmp_path / "ckpt-2")
+    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt-2.index", "ckpt-2.data-00000-of-00001", live.name])
+
+
 def test_stale_temporaries_are_cleaned(tmp_path):
     stale = tmp_path / "ckpt-1.data-00000-of-00001.tempstate123"
     stale.write_bytes(b"partial")

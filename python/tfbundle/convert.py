@@ -210,7 +210,7 @@ def _storable(fmt: str, dtype: DType) -> bool:
 
 
 def _write_npz(path: str, plan, fetch, tick) -> None:
-    temp = f"{path}.tmp{os.getpid()}"
+    temp = paths.temp_name(path)
     try:
         with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
             for i, (name, dt, _shape, cast) in enumerate(plan, 1):

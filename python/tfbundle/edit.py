@@ -144,8 +144,12 @@ def transform(src: "paths.PathLike", dst: "paths.PathLike", *, drop: Iterable[st
     ``{"float32": "bfloat16"}``); ``drop_optimizer`` removes optimizer state
     (see :func:`optimizer_keys`); ``num_shards`` defaults to the source's.
     ``dst`` equal to ``src`` needs ``in_place=True``; the new checkpoint is
-    then written completely under a temporary prefix and renamed over the
-    old one. ``progress``, if given, is called with (done, total) after each
+    then written completely under a temporary prefix and swapped in by one
+    atomic rename of its index. That needs data file names the old
+    checkpoint does not use, so unless ``num_shards`` is given an in-place
+    result has a different number of data files (1 <-> 2, else one fewer);
+    with ``num_shards`` equal to the old count the old index is removed
+    before the renames, leaving a moment with no checkpoint at all. ``progress``, if given, is called with (done, total) after each
     tensor. Returns the destination prefix.
 
     Example:
@@ -161,7 +165,8 @@ def transform(src: "paths.PathLike", dst: "paths.PathLike", *, drop: Iterable[st
             raise ValueError(f"{dst_prefix!r} is the source checkpoint; pass in_place=True to replace it")
         mapping = plan(reader, drop=drop, keep=keep, rename=rename, drop_optimizer=drop_optimizer)
         casts = {as_dtype(k).enum: as_dtype(v) for k, v in (cast or {}).items()}
-        shards = num_shards or max(1, reader.num_shards)
+        old_shards = max(1, reader.num_shards)
+        shards = num_shards or (_other_shard_count(old_shards) if same else old_shards)
         target = f"{dst_prefix}.tmp{uuid.uuid4().hex[:12]}" if same else dst_prefix
         with Writer(target, num_shards=shards, sync=sync) as writer:
             total = len(mapping)
@@ -184,19 +189,29 @@ def transform(src: "paths.PathLike", dst: "paths.PathLike", *, drop: Iterable[st
     return dst_prefix
 
 
+def _other_shard_count(old: int) -> int:
+    """A data-file count whose file names differ from ``old``'s."""
+    return 2 if old == 1 else old - 1
+
+
 def _replace_bundle(temp_prefix: str, prefix: str, sync: bool) -> None:
-    """Moves a complete bundle from temp_prefix to prefix: the old index is
-    removed first (so no instant pairs it with new data), then the data
-    files are renamed, then the index, which marks the new bundle complete."""
+    """Moves a complete bundle from temp_prefix to prefix.
+
+    When the new data file names differ from the old ones, the data files are
+    renamed first (nothing references them yet) and the index is renamed over
+    the old index: one atomic step from the old checkpoint to the new one.
+    Otherwise the old index is removed first, so that no instant pairs it
+    with new data, then the data files and the index are renamed."""
     new_data = paths.existing_data_paths(temp_prefix)
     old_data = paths.existing_data_paths(prefix)
-    try:
-        os.unlink(prefix + ".index")
-    except FileNotFoundError:
-        pass
+    finals = [prefix + path[len(temp_prefix):] for path in new_data]
+    if set(finals) & set(old_data):
+        try:
+            os.unlink(prefix + ".index")
+        except FileNotFoundError:
+            pass
     renamed = set()
-    for path in new_data:
-        final = prefix + path[len(temp_prefix):]
+    for path, final in zip(new_data, finals):
         os.replace(path, final)
         renamed.add(final)
     os.replace(temp_prefix + ".index", prefix + ".index")

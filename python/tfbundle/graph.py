@@ -319,7 +319,7 @@ def write_graph_def(path: "paths.PathLike", nodes: Sequence[Any], *, library: An
         >>> write_graph_def("g.pb", [node_def_1, node_def_2])      # doctest: +SKIP
     """
     out = os.fspath(path)
-    temp = f"{out}.tmp{os.getpid()}"
+    temp = paths.temp_name(out)
 
     def field(f, number: int, payload: bytes) -> None:
         key = (number << 3) | 2

@@ -11,7 +11,6 @@ naming them.
 from __future__ import annotations
 
 import collections
-import glob
 import os
 import re
 import time
@@ -132,30 +131,54 @@ def delete_checkpoint_files(prefix: str) -> None:
             pass
 
 
-def remove_stale_temporaries(directory: str, older_than_seconds: float = 60.0) -> List[str]:
-    """Deletes temporary files that an interrupted writer left in
-    ``directory`` (``*.tempstate<n>`` bundle files and ``checkpoint.tmp*``
-    state files) once they are older than ``older_than_seconds``, so that a
-    writer still running elsewhere is not disturbed. Returns what it removed.
+def remove_stale_temporaries(directory: str, foreign_older_than: float = 24 * 3600.0) -> List[str]:
+    """Deletes temporary files that interrupted writers left in ``directory``.
+
+    tfbundle's own temporaries (``*.tfbundle-tmp.<host>.<pid>.<n>``) go as soon
+    as their writer is gone (same host, process no longer alive), or after
+    ``foreign_older_than`` seconds when written on another host.
+    TensorFlow's (``*.tempstate<n>``, ``checkpoint.tmp<hex>``) go once older
+    than ``foreign_older_than``, so that a writer still running is never
+    disturbed. Returns what was removed.
 
     Example:
         >>> remove_stale_temporaries("runs/exp1")                  # doctest: +SKIP
         []
     """
+    import socket
+
     removed = []
     now = time.time()
-    candidates = glob.glob(os.path.join(glob.escape(directory), "*.tempstate*")) + glob.glob(
-        os.path.join(glob.escape(directory), state.STATE_FILENAME + ".tmp*"))
-    for path in candidates:
-        if not paths.is_temporary(path):
-            continue
+    host = socket.gethostname()
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        owner = paths.temporary_owner(path)
         try:
-            if now - os.path.getmtime(path) >= older_than_seconds:
+            age = now - os.path.getmtime(path)
+            if owner is not None and owner[0] == host:
+                stale = not _process_alive(owner[1])
+            elif owner is not None or paths.is_foreign_temporary(path):
+                stale = age >= foreign_older_than
+            else:
+                continue
+            if stale:
                 os.unlink(path)
                 removed.append(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):
             pass
     return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 __all__ = ["CheckpointManager", "delete_checkpoint_files", "remove_stale_temporaries"]

@@ -11,12 +11,15 @@ from __future__ import annotations
 import glob
 import os
 import re
-from typing import List, Union
+from typing import List, Optional, Tuple, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
-_TEMP_SUFFIX = re.compile(r"\.tempstate\d+$")
+# Temporary names: ours carry host and pid so a later writer can tell a dead
+# writer's leftovers; TensorFlow's are `.tempstate<n>` and `checkpoint.tmp<hex>`.
+_OUR_TEMP = re.compile(r"\.tfbundle-tmp\.(?P<host>.+)\.(?P<pid>\d+)\.\d+$")
+_FOREIGN_TEMP = re.compile(r"(\.tempstate\d+|^checkpoint\.tmp[0-9a-f]{32})$")
 
 
 def index_path(prefix: str) -> str:
@@ -85,9 +88,29 @@ def resolve_prefix(path: PathLike) -> str:
     raise FileNotFoundError(f"{p}: no checkpoint found (no 'checkpoint' state file, SavedModel or .index file)")
 
 
-def is_temporary(path: str) -> bool:
-    """True for the temporary names writers use before renaming into place."""
-    return bool(_TEMP_SUFFIX.search(path)) or ".tmp" in os.path.basename(path)
+def temp_name(final_path: str) -> str:
+    """A temporary name next to ``final_path``, in the format the C++ writer
+    uses: ``<final>.tfbundle-tmp.<host>.<pid>.<random>``.
+
+    Example:
+        >>> temp_name("ckpt/checkpoint").startswith("ckpt/checkpoint.tfbundle-tmp.")
+        True
+    """
+    import random
+    import socket
+
+    return f"{final_path}.tfbundle-tmp.{socket.gethostname()}.{os.getpid()}.{random.getrandbits(48)}"
+
+
+def temporary_owner(path: str) -> Optional[Tuple[str, int]]:
+    """(host, pid) of one of our temporary files; None for anything else."""
+    m = _OUR_TEMP.search(os.path.basename(path))
+    return (m.group("host"), int(m.group("pid"))) if m else None
+
+
+def is_foreign_temporary(path: str) -> bool:
+    """True for TensorFlow's temporary names (``.tempstate<n>``, ``checkpoint.tmp<hex>``)."""
+    return bool(_FOREIGN_TEMP.search(os.path.basename(path)))
 
 
 __all__ = ["index_path", "data_path", "existing_data_paths", "strip_file_suffix", "resolve_prefix"]

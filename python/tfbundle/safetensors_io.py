@@ -16,6 +16,7 @@ import os
 import struct
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
+from . import paths
 from ._arrays import c_contiguous
 from ._lazy import numpy as np
 from .dtypes import DType, as_dtype
@@ -56,7 +57,7 @@ def write(path: str, specs: List[Tuple[str, DType, Tuple[int, ...]]], fetch: Cal
         offset += size
     encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
     encoded += b" " * (-len(encoded) % 8)
-    temp = f"{path}.tmp{os.getpid()}"
+    temp = paths.temp_name(path)
     try:
         with open(temp, "wb") as f:
             f.write(struct.pack("<Q", len(encoded)))

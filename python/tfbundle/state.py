@@ -8,7 +8,6 @@ do, and always replaced atomically (temporary file, then rename).
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Any, List, Optional, Sequence
 
 from . import paths
@@ -96,7 +95,7 @@ def latest_checkpoint(checkpoint_dir: "paths.PathLike", latest_filename: Optiona
 
 
 def _atomic_write_text(path: str, text: str, sync: bool = False) -> None:
-    temp = f"{path}.tmp{uuid.uuid4().hex}"
+    temp = paths.temp_name(path)
     try:
         with open(temp, "w", encoding="utf-8") as f:
             f.write(text)

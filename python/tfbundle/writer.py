@@ -138,9 +138,11 @@ class Writer:
     def __init__(self, prefix: "paths.PathLike", num_shards: int = 1, sync: bool = False) -> None:
         self.prefix = os.fspath(prefix)
         self.sync = sync
-        parent = os.path.dirname(self.prefix)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
+        parent = os.path.dirname(self.prefix) or "."
+        os.makedirs(parent, exist_ok=True)
+        from .manager import remove_stale_temporaries
+
+        remove_stale_temporaries(parent)  # leftovers of killed writers
         self._core = _core.BundleWriter(self.prefix, int(num_shards))
 
     def add(self, name: str, value: Any, *, dtype: Any = None, shard: Optional[int] = None) -> None:
