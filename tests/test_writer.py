@@ -75,7 +75,7 @@ def test_exception_inside_with_leaves_no_files(tmp_path):
     with pytest.raises(RuntimeError):
         with tfbundle.Writer(tmp_path / "ckpt", num_shards=2) as w:
             w.add("a", np.ones(1000))
-            assert all(".tempstate" in f for f in files_in(tmp_path))  # nothing final yet
+            assert all(".tfbundle-tmp." in f for f in files_in(tmp_path))  # nothing final yet
             raise RuntimeError("boom")
     assert files_in(tmp_path) == []
 
