@@ -1,0 +1,69 @@
+"""Runs one writing operation in a forked child and SIGKILLs it after a
+given delay, many times, for tests/test_reliability.py.
+
+Protocol (one line each way): the parent writes "OP DIR DELAY_SECONDS";
+this process forks, the child runs OP in DIR, this process kills it after
+the delay (or sees it finish) and answers "killed" or "finished SECONDS".
+A separate process, not the pytest process, so that forking happens in a
+process without TensorFlow's threads.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+import tfbundle
+from tfbundle.edit import transform
+
+TENSORS = {f"layer_{i}/kernel": np.full((512, 512), i, np.float32) for i in range(24)}
+
+
+def run(op: str, directory: str) -> None:
+    if op == "save":
+        tfbundle.save(TENSORS, os.path.join(directory, "ckpt-new"))
+    elif op == "writer":
+        with tfbundle.Writer(os.path.join(directory, "ckpt-new"), num_shards=2) as w:
+            for name, value in TENSORS.items():
+                w.add(name, value)
+    elif op == "manager":
+        tfbundle.CheckpointManager(directory, max_to_keep=2).save(TENSORS)
+    elif op == "edit":
+        transform(os.path.join(directory, "ckpt-1"), os.path.join(directory, "ckpt-1"), in_place=True,
+                  drop=[r"layer_0/"])
+    else:
+        raise ValueError(op)
+
+
+def main() -> None:
+    for line in sys.stdin:
+        op, directory, delay = line.split()
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                run(op, directory)
+            finally:
+                os._exit(0)
+        deadline = time.monotonic() + float(delay)
+        outcome = "finished"
+        while True:
+            done, _status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                outcome = f"finished {time.monotonic() - start:.6f}"
+                break
+            if time.monotonic() >= deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                outcome = "killed"
+                break
+            time.sleep(0.0005)
+        print(outcome, flush=True)
+
+
+if __name__ == "__main__":
+    main()
