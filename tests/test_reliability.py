@@ -240,9 +240,10 @@ def test_a_million_keys(tmp_path):
 
 
 _HOSTILE = r"""
-import json, resource, sys
+import json, os, resource, sys
 import numpy as np
-resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # 1 GiB of address space
+if not os.environ.get("TFBUNDLE_SANITIZED"):  # ASan needs terabytes of address space for its shadow;
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # it aborts on huge allocations instead
 import tfbundle
 from tfbundle import _core
 out = {}
@@ -315,12 +316,22 @@ def test_eight_threads_share_one_reader(tmp_path):
     for got in (serial(), threaded()):
         for name, value in zip(names, got):
             assert np.array_equal(value, tensors[name])
-    times = {"serial": [], "threaded": []}
-    for _ in range(5):  # interleaved, so that machine noise hits both alike
-        times["serial"].append(_timed(serial))
-        times["threaded"].append(_timed(threaded))
+    if os.environ.get("TFBUNDLE_SANITIZED"):
+        pool.shutdown()
+        return  # sanitizer builds say nothing about speed
+    # Up to three attempts of five interleaved rounds each, as the machines
+    # are noisy; a reader holding the GIL would be no faster in any of them.
+    attempts = []
+    for _ in range(3):
+        serial_times, threaded_times = [], []
+        for _ in range(5):
+            serial_times.append(_timed(serial))
+            threaded_times.append(_timed(threaded))
+        attempts.append((min(threaded_times), min(serial_times)))
+        if attempts[-1][0] < attempts[-1][1] * 0.8:
+            break
     pool.shutdown()
-    assert min(times["threaded"]) < min(times["serial"]) * 0.95, times
+    assert attempts[-1][0] < attempts[-1][1] * 0.8, attempts
 
 
 def _timed(fn) -> float:
