@@ -6,7 +6,7 @@ Example:
     ...     kernel = ckpt.get_tensor("dense/kernel")
 """
 
-from . import graph, saved_model
+from . import convert, edit, graph, saved_model
 from .dtypes import DType, as_dtype
 from .manager import CheckpointManager
 from .objects import object_paths
@@ -35,6 +35,8 @@ __all__ = [
     "object_paths",
     "open",
     "save",
+    "convert",
+    "edit",
     "graph",
     "saved_model",
     "update_checkpoint_state",
