@@ -21,28 +21,13 @@ void decode_version(std::string_view bytes, BundleHeader* header) {
   }
 }
 
-std::vector<int64_t> decode_shape(std::string_view bytes) {
-  std::vector<int64_t> dims;
-  dims.reserve(bytes.size() / 3 + 1);  // each dim takes at least 2 bytes; no regrowth
-  wire::Cursor cursor(bytes, "TensorShapeProto");
-  wire::Field f;
+std::vector<int64_t> checked_shape(std::string_view bytes) {
   bool unknown_rank = false;
-  while (cursor.next(&f)) {
-    if (f.number == 2 && f.type == wire::kLengthDelimited) {
-      int64_t size = 0;
-      wire::Cursor dim(f.bytes, "TensorShapeProto.Dim");
-      wire::Field d;
-      while (dim.next(&d)) {
-        if (d.number == 1 && d.type == wire::kVarint) size = static_cast<int64_t>(d.value);
-      }
-      if (size < 0) throw DataLoss("malformed TensorShapeProto: negative or unknown dimension");
-      dims.push_back(size);
-      if (dims.size() > kMaxDims) throw DataLoss("malformed TensorShapeProto: more than 254 dimensions");
-    } else if (f.number == 3 && f.type == wire::kVarint) {
-      unknown_rank = f.value != 0;
-    }
-  }
+  std::vector<int64_t> dims = decode_shape_proto(bytes, &unknown_rank);
   if (unknown_rank) throw DataLoss("malformed TensorShapeProto: unknown rank in a saved tensor");
+  for (int64_t d : dims) {
+    if (d < 0) throw DataLoss("malformed TensorShapeProto: negative or unknown dimension");
+  }
   return dims;
 }
 
@@ -85,6 +70,29 @@ void put_shape(std::string* out, const std::vector<int64_t>& shape) {
 }
 
 }  // namespace
+
+std::vector<int64_t> decode_shape_proto(std::string_view bytes, bool* unknown_rank) {
+  std::vector<int64_t> dims;
+  dims.reserve(bytes.size() / 3 + 1);  // each dim takes at least 2 bytes; no regrowth
+  *unknown_rank = false;
+  wire::Cursor cursor(bytes, "TensorShapeProto");
+  wire::Field f;
+  while (cursor.next(&f)) {
+    if (f.number == 2 && f.type == wire::kLengthDelimited) {
+      int64_t size = 0;
+      wire::Cursor dim(f.bytes, "TensorShapeProto.Dim");
+      wire::Field d;
+      while (dim.next(&d)) {
+        if (d.number == 1 && d.type == wire::kVarint) size = static_cast<int64_t>(d.value);
+      }
+      dims.push_back(size);
+      if (dims.size() > kMaxDims) throw DataLoss("malformed TensorShapeProto: more than 254 dimensions");
+    } else if (f.number == 3 && f.type == wire::kVarint) {
+      *unknown_rank = f.value != 0;
+    }
+  }
+  return dims;
+}
 
 int64_t BundleEntry::num_elements() const {
   int64_t n = 1;
@@ -133,7 +141,7 @@ BundleEntry decode_entry(std::string_view bytes) {
         if (f.type == wire::kVarint) e.dtype = static_cast<int32_t>(f.value);
         break;
       case 2:
-        if (f.type == wire::kLengthDelimited) e.shape = decode_shape(f.bytes);
+        if (f.type == wire::kLengthDelimited) e.shape = checked_shape(f.bytes);
         break;
       case 3:
         if (f.type == wire::kVarint) e.shard_id = static_cast<int32_t>(f.value);

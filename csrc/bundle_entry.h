@@ -45,6 +45,10 @@ struct BundleEntry {
   int64_t num_elements() const;
 };
 
+// The dims of a TensorShapeProto (dim = 2 with size = 1; unknown_rank = 3),
+// as stored (unknown dims are -1). Throws DataLoss if malformed or > 254 dims.
+std::vector<int64_t> decode_shape_proto(std::string_view bytes, bool* unknown_rank);
+
 // Throws DataLoss with a message starting "what: ".
 BundleHeader decode_header(std::string_view bytes);
 // Throws DataLoss if the header's versions rule out reading it (as TF does).

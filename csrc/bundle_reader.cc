@@ -37,36 +37,26 @@ uint32_t copy_range(const MappedFile& file, uint64_t offset, char* dst, size_t n
   return crc;
 }
 
+template <typename Word, Word (*Swap)(Word)>
+void swap_words(uint8_t* p, size_t n) {
+  for (size_t i = 0; i + sizeof(Word) <= n; i += sizeof(Word)) {
+    Word v;
+    std::memcpy(&v, p + i, sizeof(Word));
+    v = Swap(v);
+    std::memcpy(p + i, &v, sizeof(Word));
+  }
+}
+
+uint16_t bswap16(uint16_t v) { return __builtin_bswap16(v); }
+uint32_t bswap32(uint32_t v) { return __builtin_bswap32(v); }
+uint64_t bswap64(uint64_t v) { return __builtin_bswap64(v); }
+
+// Reverses the byte order of each `unit`-byte word (1 means nothing to do).
 void swap_in_place(void* data, size_t n, int unit) {
   auto* p = static_cast<uint8_t*>(data);
-  switch (unit) {
-    case 2:
-      for (size_t i = 0; i + 2 <= n; i += 2) {
-        uint16_t v;
-        std::memcpy(&v, p + i, 2);
-        v = __builtin_bswap16(v);
-        std::memcpy(p + i, &v, 2);
-      }
-      break;
-    case 4:
-      for (size_t i = 0; i + 4 <= n; i += 4) {
-        uint32_t v;
-        std::memcpy(&v, p + i, 4);
-        v = __builtin_bswap32(v);
-        std::memcpy(p + i, &v, 4);
-      }
-      break;
-    case 8:
-      for (size_t i = 0; i + 8 <= n; i += 8) {
-        uint64_t v;
-        std::memcpy(&v, p + i, 8);
-        v = __builtin_bswap64(v);
-        std::memcpy(p + i, &v, 8);
-      }
-      break;
-    default:
-      break;
-  }
+  if (unit == 2) swap_words<uint16_t, bswap16>(p, n);
+  if (unit == 4) swap_words<uint32_t, bswap32>(p, n);
+  if (unit == 8) swap_words<uint64_t, bswap64>(p, n);
 }
 
 std::string quoted(std::string_view key) {

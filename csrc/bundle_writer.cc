@@ -160,17 +160,22 @@ void BundleWriter::add(const std::string& key, int32_t dtype, const std::vector<
   if (elements > INT64_MAX / width || static_cast<uint64_t>(elements * width) != n) {
     throw InvalidArgument("key '" + key + "': " + std::to_string(n) + " bytes do not match the shape");
   }
+  const uint32_t crc = append_entry(key, dtype, shape, pick_shard(key, shard), static_cast<const char*>(data), n);
+  entries_[key].masked_crc = crc32c::mask(crc);
+}
+
+uint32_t BundleWriter::append_entry(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape,
+                                    size_t shard, const char* payload, size_t n) {
   BundleEntry e;
   e.dtype = dtype;
   e.shape = shape;
-  const size_t id = pick_shard(key, shard);
-  Shard& target = shards_[id];
-  e.shard_id = static_cast<int32_t>(id);
-  e.offset = static_cast<int64_t>(target.size);
+  e.shard_id = static_cast<int32_t>(shard);
+  e.offset = static_cast<int64_t>(shards_[shard].size);
   e.size = static_cast<int64_t>(n);
-  e.masked_crc = crc32c::mask(append(&target, static_cast<const char*>(data), n));
   e.has_crc = true;
+  const uint32_t crc = append(&shards_[shard], payload, n);
   entries_.emplace(key, std::move(e));
+  return crc;
 }
 
 void BundleWriter::add_strings(const std::string& key, const std::vector<int64_t>& shape,
@@ -179,37 +184,18 @@ void BundleWriter::add_strings(const std::string& key, const std::vector<int64_t
   if (product(shape) != static_cast<int64_t>(items.size())) {
     throw InvalidArgument("key '" + key + "': " + std::to_string(items.size()) + " strings do not match the shape");
   }
-  uint32_t crc = 0;
+  uint32_t crc = 0;  // the string encoding's own checksum, not the plain payload's
   const std::string payload = encode_strings(items, &crc);
-  BundleEntry e;
-  e.dtype = kString;
-  e.shape = shape;
-  const size_t id = pick_shard(key, shard);
-  Shard& target = shards_[id];
-  e.shard_id = static_cast<int32_t>(id);
-  e.offset = static_cast<int64_t>(target.size);
-  e.size = static_cast<int64_t>(payload.size());
-  append(&target, payload.data(), payload.size());
-  e.masked_crc = crc32c::mask(crc);
-  e.has_crc = true;
-  entries_.emplace(key, std::move(e));
+  append_entry(key, kString, shape, pick_shard(key, shard), payload.data(), payload.size());
+  entries_[key].masked_crc = crc32c::mask(crc);
 }
 
 void BundleWriter::add_encoded(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape,
                                const void* payload, size_t n, uint32_t masked_crc, int32_t shard) {
   check_new_key(key);
   product(shape);  // validates the dims
-  const size_t id = pick_shard(key, shard);
-  BundleEntry e;
-  e.dtype = dtype;
-  e.shape = shape;
-  e.shard_id = static_cast<int32_t>(id);
-  e.offset = static_cast<int64_t>(shards_[id].size);
-  e.size = static_cast<int64_t>(n);
-  append(&shards_[id], static_cast<const char*>(payload), n);
-  e.masked_crc = masked_crc;
-  e.has_crc = true;
-  entries_.emplace(key, std::move(e));
+  append_entry(key, dtype, shape, pick_shard(key, shard), static_cast<const char*>(payload), n);
+  entries_[key].masked_crc = masked_crc;
 }
 
 void BundleWriter::add_slice_of(const std::string& name, int32_t dtype, const std::vector<int64_t>& full_shape,

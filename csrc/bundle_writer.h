@@ -72,6 +72,10 @@ class BundleWriter {
   void check_new_key(const std::string& key) const;
   // The requested shard, or the emptiest when shard < 0.
   size_t pick_shard(const std::string& key, int32_t shard) const;
+  // Appends a payload to a shard and records its entry (without checksum);
+  // returns the unmasked checksum of the bytes.
+  uint32_t append_entry(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape, size_t shard,
+                        const char* payload, size_t n);
   // Appends to a shard and returns the unmasked checksum of the bytes.
   uint32_t append(Shard* shard, const char* data, size_t n);
   void write_pending(Shard* shard);

