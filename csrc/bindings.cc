@@ -17,6 +17,7 @@
 #include "crc32c.h"
 #include "dtypes.h"
 #include "errors.h"
+#include "file_copy.h"
 #include "graph_scan.h"
 #include "slice_key.h"
 #include "table_builder.h"
@@ -174,8 +175,9 @@ py::buffer_info writable_buffer(const py::buffer& buffer) {
 
 // (dtype, shape, kind, payload) for a decoded TensorProto; kind is "view"
 // (read-only bytes over `owner`'s mapping), "bytes" (a new uint8 array) or
-// "strings" (a list of bytes).
-py::tuple tensor_value_tuple(const TensorValue& t, std::shared_ptr<MappedFile> owner) {
+// "strings" (a list of bytes). With `copy`, tensor_content in a file is
+// copied into a new array by the fast file copy instead of viewed.
+py::tuple tensor_value_tuple(const TensorValue& t, std::shared_ptr<MappedFile> owner, bool copy = false) {
   py::tuple shape = shape_tuple(t.shape);
   if (t.dtype == kString) {
     py::list items;
@@ -183,7 +185,14 @@ py::tuple tensor_value_tuple(const TensorValue& t, std::shared_ptr<MappedFile> o
     return py::make_tuple(t.dtype, shape, "strings", items);
   }
   if (t.from_content && owner && owner->mapped()) {
-    return py::make_tuple(t.dtype, shape, "view", readonly_bytes(std::move(owner), t.content));
+    if (!copy) return py::make_tuple(t.dtype, shape, "view", readonly_bytes(std::move(owner), t.content));
+    py::array out = allocate_destination(t.content.size());
+    const uint64_t offset = static_cast<uint64_t>(t.content.data() - owner->bytes().data());
+    {
+      py::gil_scoped_release release;
+      copy_from_file(*owner, offset, t.content.size(), out.mutable_data(), false);
+    }
+    return py::make_tuple(t.dtype, shape, "bytes", out);
   }
   const std::string_view data = t.from_content ? t.content : std::string_view(t.decoded);
   py::array_t<uint8_t> out(static_cast<py::ssize_t>(data.size()));
@@ -305,7 +314,7 @@ PYBIND11_MODULE(_core, m) {
                                    py::str(n.function.data(), n.function.size()), n.dtype_attr,
                                    !n.value_tensor.empty());
            }, "(name, op, inputs, device, function, dtype attr, has value attr) of the next node, or None.")
-      .def("value", [](PyGraphScanner& s) {
+      .def("value", [](PyGraphScanner& s, bool copy) {
              if (!s.has_node || s.node.value_tensor.empty()) throw py::value_error("the current node has no value");
              TensorValue t;
              try {
@@ -313,8 +322,8 @@ PYBIND11_MODULE(_core, m) {
              } catch (const DataLoss& e) {
                throw DataLoss(s.scanner.path() + ": node '" + std::string(s.node.name) + "': " + e.what());
              }
-             return tensor_value_tuple(t, s.scanner.file());
-           }, "The current node's 'value' tensor as (dtype, shape, kind, payload).");
+             return tensor_value_tuple(t, s.scanner.file(), copy);
+           }, py::arg("copy") = false, "The current node's 'value' tensor as (dtype, shape, kind, payload).");
 
   py::class_<BundleReader>(m, "BundleReader")
       .def(py::init([](const std::string& prefix) {

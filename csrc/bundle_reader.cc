@@ -7,7 +7,7 @@
 #include "crc32c.h"
 #include "dtypes.h"
 #include "errors.h"
-#include "parallel.h"
+#include "file_copy.h"
 #include "slice_key.h"
 #include "table_reader.h"
 #include "tensor_strings.h"
@@ -16,26 +16,8 @@ namespace tfbundle {
 
 namespace {
 
-// Copy chunk for reads that do not go through a mapping.
+// Chunk for checksumming an unmapped shard in verify().
 constexpr size_t kReadChunk = 512 * 1024;
-// Reads of at least two parts of this size are split across threads.
-constexpr size_t kParallelPartBytes = 4 << 20;
-constexpr int kMaxParallelParts = 8;
-
-// Copies [offset, offset + n) of `file` to dst; returns the bytes' CRC when
-// `verify` (else 0). Always pread (measured faster than copying out of the
-// mapping, whose pages would have to be faulted in), in chunks that are
-// checksummed while still in cache.
-uint32_t copy_range(const MappedFile& file, uint64_t offset, char* dst, size_t n, bool verify) {
-  uint32_t crc = 0;
-  for (size_t done = 0; done < n;) {
-    const size_t k = std::min(kReadChunk, n - done);
-    file.pread_into(offset + done, k, dst + done);
-    if (verify) crc = crc32c::extend(crc, dst + done, k);
-    done += k;
-  }
-  return crc;
-}
 
 template <typename Word, Word (*Swap)(Word)>
 void swap_words(uint8_t* p, size_t n) {
@@ -198,18 +180,7 @@ void BundleReader::read_into(std::string_view key, void* dst, size_t n, bool ver
     return;
   }
   auto file = locate(key, e);
-  const uint64_t offset = static_cast<uint64_t>(e.offset);
-  // Large tensors are copied (and checksummed) by several threads at once.
-  const int parts = parts_for(n, kParallelPartBytes, kMaxParallelParts);
-  std::vector<uint32_t> part_crcs(static_cast<size_t>(parts), 0);
-  std::vector<size_t> part_sizes(static_cast<size_t>(parts), 0);
-  run_in_parts(n, parts, kReadChunk, [&](size_t begin, size_t end, int index) {
-    part_sizes[static_cast<size_t>(index)] = end - begin;
-    part_crcs[static_cast<size_t>(index)] = copy_range(*file, offset + begin, static_cast<char*>(dst) + begin,
-                                                       end - begin, verify);
-  });
-  uint32_t crc = part_crcs[0];
-  for (size_t i = 1; i < part_crcs.size(); i++) crc = crc32c::combine(crc, part_crcs[i], part_sizes[i]);
+  const uint32_t crc = copy_from_file(*file, static_cast<uint64_t>(e.offset), n, dst, verify);
   if (verify && (!e.has_crc || crc32c::mask(crc) != e.masked_crc)) {
     throw DataLoss(file->path() + ": checksum mismatch for tensor " + quoted(key) + " (data corrupted)");
   }

@@ -16,7 +16,7 @@ out=fuzz/out
 mkdir -p "$out"
 CXX=${CXX:-clang++}
 core=(csrc/crc32c.cc csrc/crc32c_sse42.cc csrc/crc32c_armv8.cc csrc/proto_wire.cc csrc/block.cc
-      csrc/table_reader.cc csrc/table_builder.cc csrc/mapped_file.cc csrc/bundle_entry.cc csrc/slice_key.cc
+      csrc/table_reader.cc csrc/table_builder.cc csrc/mapped_file.cc csrc/file_copy.cc csrc/bundle_entry.cc csrc/slice_key.cc
       csrc/tensor_strings.cc csrc/bundle_reader.cc csrc/bundle_writer.cc csrc/graph_scan.cc)
 arch_flags=()
 [ "$(uname -m)" = x86_64 ] && arch_flags=(-msse4.2)

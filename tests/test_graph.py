@@ -98,6 +98,8 @@ def test_tensor_content_values_are_views(tf, tmp_path):
     [(name, value)] = list(tgraph.consts(path))
     assert name == "big" and not value.flags.writeable and not value.flags.owndata
     assert value[999] == 999
+    [(_, copied)] = list(tgraph.consts(path, copy=True))
+    assert copied.flags.writeable and np.array_equal(copied, value)
 
 
 def _tf1_model(tf, directory, resource, partitioned):

@@ -111,10 +111,11 @@ def iter_nodes(path: "paths.PathLike") -> Iterator[Node]:
         yield Node(name, op, tuple(inputs), device, function)
 
 
-def consts(path: "paths.PathLike") -> Iterator[Tuple[str, "np.ndarray"]]:
+def consts(path: "paths.PathLike", *, copy: bool = False) -> Iterator[Tuple[str, "np.ndarray"]]:
     """Streams ``(name, array)`` for every ``Const`` node, including those
     inside library functions (named ``function/node``). Values stored as
-    ``tensor_content`` are read-only views into the mapped file; values
+    ``tensor_content`` are read-only views into the mapped file, or, with
+    ``copy=True``, new writeable arrays filled by the fast file copy; values
     stored in typed fields are decoded and broadcast as ``tf.make_ndarray``
     does. Strings come back as object arrays of bytes.
 
@@ -132,7 +133,7 @@ def consts(path: "paths.PathLike") -> Iterator[Tuple[str, "np.ndarray"]]:
     while (item := scanner.next()) is not None:
         name, op, _inputs, _device, function, _dtype, has_value = item
         if op == "Const" and has_value:
-            yield (f"{function}/{name}" if function else name), _to_array(*scanner.value())
+            yield (f"{function}/{name}" if function else name), _to_array(*scanner.value(copy))
 
 
 def load_consts(path: "paths.PathLike") -> Dict[str, "np.ndarray"]:

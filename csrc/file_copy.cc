@@ -1,0 +1,44 @@
+#include "file_copy.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "crc32c.h"
+#include "parallel.h"
+
+namespace tfbundle {
+
+namespace {
+
+constexpr size_t kChunk = 512 * 1024;             // pread unit, checksummed while in L2
+constexpr size_t kParallelPartBytes = 4 << 20;    // ranges of two such parts or more are split
+constexpr int kMaxParallelParts = 8;
+
+uint32_t copy_serial(const MappedFile& file, uint64_t offset, char* dst, size_t n, bool checksum) {
+  uint32_t crc = 0;
+  for (size_t done = 0; done < n;) {
+    const size_t k = std::min(kChunk, n - done);
+    file.pread_into(offset + done, k, dst + done);
+    if (checksum) crc = crc32c::extend(crc, dst + done, k);
+    done += k;
+  }
+  return crc;
+}
+
+}  // namespace
+
+uint32_t copy_from_file(const MappedFile& file, uint64_t offset, size_t n, void* dst, bool checksum) {
+  const int parts = parts_for(n, kParallelPartBytes, kMaxParallelParts);
+  std::vector<uint32_t> crcs(static_cast<size_t>(parts), 0);
+  std::vector<size_t> sizes(static_cast<size_t>(parts), 0);
+  run_in_parts(n, parts, kChunk, [&](size_t begin, size_t end, int index) {
+    sizes[static_cast<size_t>(index)] = end - begin;
+    crcs[static_cast<size_t>(index)] =
+        copy_serial(file, offset + begin, static_cast<char*>(dst) + begin, end - begin, checksum);
+  });
+  uint32_t crc = crcs[0];
+  for (size_t i = 1; i < crcs.size(); i++) crc = crc32c::combine(crc, crcs[i], sizes[i]);
+  return crc;
+}
+
+}  // namespace tfbundle
