@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build/sanitize
+python -m pip install -q "pybind11>=2.12"  # the CMake package; pip's isolated build had its own
 cmake -S . -B "$build" -DTFBUNDLE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
   -Dpybind11_DIR="$(python -c 'import pybind11; print(pybind11.get_cmake_dir())')" > /dev/null
 cmake --build "$build" -j 2 > /dev/null

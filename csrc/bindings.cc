@@ -13,6 +13,7 @@
 
 #include "bundle_entry.h"
 #include "bundle_reader.h"
+#include "buffer_pool.h"
 #include "bundle_writer.h"
 #include "crc32c.h"
 #include "dtypes.h"
@@ -85,30 +86,17 @@ py::array readonly_bytes(std::shared_ptr<MappedFile> owner, std::string_view byt
   return std::move(arr);
 }
 
-// A writable 1-D uint8 array for large tensor reads: anonymous memory aligned
-// to 2 MiB and advised for transparent huge pages, so that faulting it in
-// costs one fault per 2 MiB instead of one per 4 KiB. Small sizes use numpy.
+// A writable 1-D uint8 array for tensor reads; large ones come from the
+// buffer pool (huge-page backed, recycled), small ones from numpy.
 py::array allocate_destination(size_t n) {
-  constexpr size_t kHuge = 2 << 20;
-  if (n < 2 * kHuge) return py::array_t<uint8_t>(static_cast<py::ssize_t>(n));
-  const size_t mapped = n + kHuge;
-  void* base = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (base == MAP_FAILED) throw std::bad_alloc();
-  const uintptr_t aligned = (reinterpret_cast<uintptr_t>(base) + kHuge - 1) & ~(uintptr_t{kHuge} - 1);
-#ifdef MADV_HUGEPAGE
-  ::madvise(reinterpret_cast<void*>(aligned), n, MADV_HUGEPAGE);
-#endif
-  struct Region {
-    void* base;
-    size_t size;
-  };
-  auto* region = new Region{base, mapped};
-  py::capsule owner(region, [](void* p) {
-    auto* r = static_cast<Region*>(p);
-    ::munmap(r->base, r->size);
-    delete r;
+  if (n < (4u << 20)) return py::array_t<uint8_t>(static_cast<py::ssize_t>(n));
+  auto* buffer = new Buffer(acquire_buffer(n));
+  py::capsule owner(buffer, [](void* p) {
+    auto* b = static_cast<Buffer*>(p);
+    release_buffer(*b);
+    delete b;
   });
-  return py::array_t<uint8_t>({static_cast<py::ssize_t>(n)}, {1}, reinterpret_cast<uint8_t*>(aligned), owner);
+  return py::array_t<uint8_t>({static_cast<py::ssize_t>(n)}, {1}, static_cast<uint8_t*>(buffer->data), owner);
 }
 
 // Suspends the cyclic garbage collector while a large dict or list is built:
