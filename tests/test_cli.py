@@ -32,6 +32,19 @@ def test_ls_checkpoint_json_and_filter(tf1_partitioned, tf):
     assert "plain" in text and "emb" not in text and "1 tensors" in text
 
 
+def test_ls_meta_and_frozen_graph(tf1_saver, tmp_path, tf):
+    meta = str(tfbundle.latest_checkpoint(tf1_saver)) + ".meta"
+    rows = {r["name"]: r for r in json.loads(run("ls", meta, "--json").stdout)["tensors"]}
+    assert rows["dense/kernel"]["shape"] == [4, 3] and rows["dense/kernel"]["bytes"] == 48
+    g = tf.Graph()
+    with g.as_default():
+        tf.constant(np.ones((2, 5), np.float32), name="w")
+    pb = tmp_path / "frozen.pb"
+    pb.write_bytes(g.as_graph_def().SerializeToString())
+    text = run("ls", pb).stdout
+    assert "w" in text and "[2, 5]" in text and "1 tensors, 40 bytes" in text
+
+
 def test_ls_saved_model(saved_model):
     text = run("ls", saved_model).stdout
     assert "scale/.ATTRIBUTES/VARIABLE_VALUE" in text and "[saved_model]" in text

@@ -169,6 +169,11 @@ def test_frozen_graph_from_tensorflow_and_to_saved_model(tf, tmp_path):
     np.testing.assert_allclose(got, feed @ module.w.numpy(), rtol=1e-6)
     model_info = tfbundle.saved_model.open(export)
     assert model_info.signatures["serving_default"].inputs["x"].shape == (-1, 4)
+    import subprocess
+
+    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(export), "--all"], capture_output=True,
+                           text=True, check=True)
+    assert "signature_def['serving_default']" in shown.stdout
 
 
 def test_tf1_convert_variables_to_constants(tf, tmp_path):

@@ -58,14 +58,10 @@ def _rows_for(path: str) -> Tuple[str, List[Dict[str, Any]]]:
         prefix = saved_model.variables_prefix(path)
         return "saved_model", _checkpoint_rows(CheckpointReader(prefix))
     fmt = convert.detect_format(path)
-    if path.lower().endswith(".meta") or fmt in ("graph", "safetensors", "npz", "h5"):
-        if path.lower().endswith(".meta"):
-            from .graph import ConstSource
-
-            source = ConstSource(path)
-            fmt = "meta"
-        else:
-            source = convert.open_source(path, fmt)
+    if path.lower().endswith(".meta"):
+        return "meta", _meta_rows(path)
+    if fmt in ("graph", "safetensors", "npz", "h5"):
+        source = convert.open_source(path, fmt)
         rows = []
         for name in source.keys():
             dtype, shape = source.dtype(name), tuple(source.shape(name))
@@ -77,6 +73,21 @@ def _rows_for(path: str) -> Tuple[str, List[Dict[str, Any]]]:
         source.close()
         return fmt, rows
     return "checkpoint", _checkpoint_rows(CheckpointReader(path))
+
+def _meta_rows(path: str) -> List[Dict[str, Any]]:
+    """The variables a .meta graph declares (its weights live in the checkpoint)."""
+    from .graph import open_meta
+
+    rows = []
+    for var in open_meta(path).variables:
+        count = 1
+        for d in var.shape or ():
+            count *= d
+        rows.append({"name": var.name, "dtype": var.dtype.name if var.dtype else "?",
+                     "shape": list(var.shape) if var.shape is not None else None,
+                     "bytes": count * (var.dtype.itemsize if var.dtype else 0), "shard": var.op})
+    return rows
+
 
 def _checkpoint_rows(reader) -> List[Dict[str, Any]]:
     rows = []
