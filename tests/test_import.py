@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -15,4 +16,5 @@ def test_import_is_light_and_fast():
               "print(elapsed)\n")
     times = [float(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                   check=True).stdout) for _ in range(5)]
-    assert min(times) < 0.150, times
+    if not os.environ.get("TFBUNDLE_SANITIZED"):  # sanitizer runtimes slow every start-up
+        assert min(times) < 0.150, times
