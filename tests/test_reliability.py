@@ -36,6 +36,8 @@ def _check_directory(directory: Path, op: str, old_values):
     """After a kill: every index names a complete, intact checkpoint; the
     state file names one; the previous checkpoint is intact."""
     for index in directory.glob("*.index"):
+        if ".tfbundle-tmp." in index.name:
+            continue  # a temporary name: not a checkpoint, cleaned by the next writer
         values = _checkpoint_values(str(index)[: -len(".index")])  # raises if partial or damaged
         # Each checkpoint holds the old tensors or the new ones, never a mix.
         assert any(all(name in source and np.array_equal(value, source[name]) for name, value in values.items())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Set, Tuple
 
 from . import paths
@@ -166,8 +165,10 @@ def transform(src: "paths.PathLike", dst: "paths.PathLike", *, drop: Iterable[st
         mapping = plan(reader, drop=drop, keep=keep, rename=rename, drop_optimizer=drop_optimizer)
         casts = {as_dtype(k).enum: as_dtype(v) for k, v in (cast or {}).items()}
         old_shards = max(1, reader.num_shards)
-        shards = num_shards or (_other_shard_count(old_shards) if same else old_shards)
-        target = f"{dst_prefix}.tmp{uuid.uuid4().hex[:12]}" if same else dst_prefix
+        shards = num_shards or (_unused_shard_count(dst_prefix, old_shards) if same else old_shards)
+        # In place: a whole temporary bundle whose names mark it as ours, so a
+        # killed edit's leftovers are never mistaken for a checkpoint.
+        target = paths.temp_name(dst_prefix) if same else dst_prefix
         with Writer(target, num_shards=shards, sync=sync) as writer:
             total = len(mapping)
             for done, (key, new) in enumerate(mapping.items(), 1):
@@ -189,9 +190,14 @@ def transform(src: "paths.PathLike", dst: "paths.PathLike", *, drop: Iterable[st
     return dst_prefix
 
 
-def _other_shard_count(old: int) -> int:
-    """A data-file count whose file names differ from ``old``'s."""
-    return 2 if old == 1 else old - 1
+def _unused_shard_count(prefix: str, old: int) -> int:
+    """A data-file count close to ``old`` whose file names no file at
+    ``prefix`` has (1 <-> 2, else one fewer, else the next free count)."""
+    taken = {int(p[-5:]) for p in paths.existing_data_paths(prefix)}
+    for candidate in [2 if old == 1 else old - 1] + list(range(old + 1, old + len(taken) + 2)):
+        if candidate not in taken:
+            return candidate
+    raise AssertionError("unreachable: more candidates than taken counts")
 
 
 def _replace_bundle(temp_prefix: str, prefix: str, sync: bool) -> None:

@@ -18,7 +18,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
 # Temporary names: ours carry host and pid so a later writer can tell a dead
 # writer's leftovers; TensorFlow's are `.tempstate<n>` and `checkpoint.tmp<hex>`.
-_OUR_TEMP = re.compile(r"\.tfbundle-tmp\.(?P<host>.+)\.(?P<pid>\d+)\.\d+$")
+# After the first marker: host (may hold dots), pid, random number, then the end
+# or the suffix of a file inside a temporary bundle (".index", ".data-...").
+_OUR_TEMP = re.compile(r"\.tfbundle-tmp\.(?P<host>.+?)\.(?P<pid>\d+)\.\d+(?:\..*)?$")
 _FOREIGN_TEMP = re.compile(r"(\.tempstate\d+|^checkpoint\.tmp[0-9a-f]{32})$")
 
 
@@ -104,7 +106,7 @@ def temp_name(final_path: str) -> str:
 
 def temporary_owner(path: str) -> Optional[Tuple[str, int]]:
     """(host, pid) of one of our temporary files; None for anything else."""
-    m = _OUR_TEMP.search(os.path.basename(path))
+    m = _OUR_TEMP.search(os.path.basename(path))  # search: the first marker wins
     return (m.group("host"), int(m.group("pid"))) if m else None
 
 
