@@ -35,3 +35,13 @@ def assert_matches_tensorflow(tf, path) -> tfbundle.CheckpointReader:
         assert list(ours.shape(key)) == tf_shapes[key], key
         assert_same_array(ours.get_tensor(key), theirs.get_tensor(key), key)
     return ours
+
+
+def varint(value: int) -> bytes:
+    """A protobuf varint, written independently of the code under test."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)

@@ -8,26 +8,17 @@ import numpy as np
 
 import tfbundle
 from tfbundle import _core
-from tests.helpers import assert_same_array
-
-
-def _varint(v: int) -> bytes:
-    out = bytearray()
-    while v >= 0x80:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-    return bytes(out)
+from tests.helpers import assert_same_array, varint
 
 
 def _entry(dtype: int, shape, offset: int, size: int, crc: int) -> bytes:
-    dims = b"".join(b"\x12" + _varint(len(b"\x08" + _varint(d))) + b"\x08" + _varint(d) if d else b"\x12\x00"
+    dims = b"".join(b"\x12" + varint(len(b"\x08" + varint(d))) + b"\x08" + varint(d) if d else b"\x12\x00"
                     for d in shape)
-    body = b"\x08" + _varint(dtype) + b"\x12" + _varint(len(dims)) + dims
+    body = b"\x08" + varint(dtype) + b"\x12" + varint(len(dims)) + dims
     if offset:
-        body += b"\x20" + _varint(offset)
+        body += b"\x20" + varint(offset)
     if size:
-        body += b"\x28" + _varint(size)
+        body += b"\x28" + varint(size)
     return body + b"\x35" + struct.pack("<I", _core.crc32c_mask(crc))
 
 
@@ -41,7 +32,7 @@ def write_big_endian_bundle(prefix: str, arrays: dict, strings: list) -> None:
         entries.append((name, _entry({np.float32: 1, np.int64: 9, np.complex64: 8, np.float16: 19}[value.dtype.type],
                                      value.shape, len(data), len(raw), _core.crc32c(raw))))
         data += raw
-    lengths = b"".join(_varint(len(s)) for s in strings)
+    lengths = b"".join(varint(len(s)) for s in strings)
     fixed = b"".join(struct.pack(">I", len(s)) for s in strings)
     l_stored = struct.pack(">I", _core.crc32c_mask(_core.crc32c(fixed)))
     payload = lengths + l_stored + b"".join(strings)

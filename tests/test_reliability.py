@@ -20,6 +20,7 @@ import pytest
 
 import tfbundle
 from tests.crash_helper import TENSORS
+from tests.helpers import varint
 
 HELPER = Path(__file__).with_name("crash_helper.py")
 
@@ -191,14 +192,6 @@ def _write_sparse_bundle(prefix: str, big: int, small: np.ndarray) -> None:
         f.truncate(big)
         f.seek(big)
         f.write(small.tobytes())
-
-    def varint(v):
-        out = bytearray()
-        while v >= 0x80:
-            out.append((v & 0x7F) | 0x80)
-            v >>= 7
-        out.append(v)
-        return bytes(out)
 
     def entry(dtype, dims, offset, size, crc_value):
         shape = b"".join(b"\x12" + varint(len(b"\x08" + varint(d))) + b"\x08" + varint(d) for d in dims)
