@@ -22,6 +22,7 @@ arch_flags=()
 [ "$(uname -m)" = x86_64 ] && arch_flags=(-msse4.2)
 [ -d "$out/seeds" ] || python fuzz/make_seeds.py "$out/seeds"
 status=0
+failed=0
 for target in "${targets[@]}"; do
   corpus="$out/corpus/$target"
   mkdir -p "$corpus" "$out/$target"
@@ -29,8 +30,14 @@ for target in "${targets[@]}"; do
   if [ -d "fuzz/regressions/$target" ]; then cp -n "fuzz/regressions/$target"/* "$corpus"/ 2>/dev/null || true; fi
   echo "== $target: ${seconds}s"
   if [ "$target" = fuzz_state ]; then
-    timeout $((seconds + 60)) python fuzz/targets/fuzz_state.py "$corpus" -max_total_time="$seconds" \
-      -artifact_prefix="$out/$target/" -print_final_stats=1 2>&1 | tail -5 || status=1
+    if ! timeout $((seconds + 60)) python fuzz/targets/fuzz_state.py "$corpus" -max_total_time="$seconds" \
+        -artifact_prefix="$out/$target/" -print_final_stats=1 > "$out/$target.log" 2>&1; then
+      status=1
+      failed=$((failed + 1))
+      tail -30 "$out/$target.log"
+    else
+      grep -E "stat::number_of_executed_units" "$out/$target.log" | tail -1
+    fi
     continue
   fi
   binary="$out/$target.bin"
@@ -39,9 +46,11 @@ for target in "${targets[@]}"; do
   if ! "$binary" "$corpus" -max_total_time="$seconds" -artifact_prefix="$out/$target/" -print_final_stats=1 \
       > "$out/$target.log" 2>&1; then
     status=1
+    failed=$((failed + 1))
     tail -30 "$out/$target.log"
   else
     grep -E "stat::number_of_executed_units|cov:" "$out/$target.log" | tail -2
   fi
 done
+echo "fuzz targets: $(( ${#targets[@]} - failed )) passed, $failed failed"
 exit $status
