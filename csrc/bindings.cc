@@ -394,18 +394,24 @@ PYBIND11_MODULE(_core, m) {
            })
       .def("copy_entry_to", [](const BundleReader& r, py::handle key, BundleWriter& w, py::handle new_key,
                                int32_t shard) {
-             // Verifies the entry, then appends its payload verbatim to w.
+             // Appends the entry's payload verbatim to w, checksum verified on the way.
              const std::string k = key_bytes(key);
              const std::string nk = key_bytes(new_key);
              if (r.header().big_endian) throw py::value_error("big-endian payloads cannot be copied verbatim");
              py::gil_scoped_release release;
-             r.verify(k);
              const BundleEntry& e = r.get(k);
+             if (element_size(e.dtype) > 0 && e.size > 0) {  // streamed, read once
+               uint64_t offset = 0, size = 0;
+               auto file = r.payload_location(k, &offset, &size);
+               w.add_from_file(nk, e.dtype, e.shape, *file, offset, static_cast<size_t>(size), e.masked_crc, shard);
+               return;
+             }
+             r.verify(k);  // strings and variants: their checksums need the structure
              std::string buffer;
              TensorView payload = r.raw_payload(k, &buffer);
              w.add_encoded(nk, e.dtype, e.shape, payload.bytes.data(), payload.bytes.size(), e.masked_crc, shard);
            }, py::arg("key"), py::arg("writer"), py::arg("new_key"), py::arg("shard") = -1,
-           "Copies one verified entry, bytes unchanged, into a writer (optionally to a given shard).")
+           "Copies one entry, bytes unchanged and checksum verified, into a writer (optionally to a given shard).")
       .def("read_strings", [](const BundleReader& r, py::handle key, bool verify) {
              const std::string k = key_bytes(key);
              StringTensor t;

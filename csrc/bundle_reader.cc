@@ -196,6 +196,14 @@ TensorView BundleReader::view(std::string_view key) const {
   return {file, file->bytes().substr(static_cast<size_t>(e.offset), static_cast<size_t>(e.size))};
 }
 
+std::shared_ptr<MappedFile> BundleReader::payload_location(std::string_view key, uint64_t* offset,
+                                                          uint64_t* size) const {
+  const BundleEntry& e = get(key);
+  *offset = static_cast<uint64_t>(e.offset);
+  *size = static_cast<uint64_t>(e.size);
+  return e.size == 0 ? nullptr : locate(key, e);
+}
+
 TensorView BundleReader::raw_payload(std::string_view key, std::string* buffer) const {
   const BundleEntry& e = get(key);
   if (e.size == 0) return {nullptr, std::string_view()};

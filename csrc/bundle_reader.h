@@ -73,6 +73,10 @@ class BundleReader {
   // Uses the mapping when there is one, else `buffer`.
   TensorView raw_payload(std::string_view key, std::string* buffer) const;
 
+  // The data file holding a non-partitioned entry's payload, after checking
+  // that [*offset, *offset + *size) lies inside it.
+  std::shared_ptr<MappedFile> payload_location(std::string_view key, uint64_t* offset, uint64_t* size) const;
+
   // Strings (DT_STRING) or serialized VariantTensorDataProtos (DT_VARIANT).
   StringTensor read_strings(std::string_view key, bool verify) const;
 

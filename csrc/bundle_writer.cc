@@ -13,6 +13,7 @@
 #include "crc32c.h"
 #include "dtypes.h"
 #include "errors.h"
+#include "mapped_file.h"
 #include "table_builder.h"
 #include "tensor_strings.h"
 
@@ -196,6 +197,37 @@ void BundleWriter::add_encoded(const std::string& key, int32_t dtype, const std:
   product(shape);  // validates the dims
   append_entry(key, dtype, shape, pick_shard(key, shard), static_cast<const char*>(payload), n);
   entries_[key].masked_crc = masked_crc;
+}
+
+void BundleWriter::add_from_file(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape,
+                                 const MappedFile& file, uint64_t offset, size_t n, uint32_t masked_crc,
+                                 int32_t shard) {
+  check_new_key(key);
+  product(shape);  // validates the dims
+  const size_t id = pick_shard(key, shard);
+  BundleEntry e;
+  e.dtype = dtype;
+  e.shape = shape;
+  e.shard_id = static_cast<int32_t>(id);
+  e.offset = static_cast<int64_t>(shards_[id].size);
+  e.size = static_cast<int64_t>(n);
+  e.has_crc = true;
+  e.masked_crc = masked_crc;
+  std::string chunk(std::min(n, kChunk), '\0');
+  uint32_t crc = 0;
+  for (size_t done = 0; done < n;) {
+    const size_t k = std::min(chunk.size(), n - done);
+    file.pread_into(offset + done, k, chunk.data());
+    crc = crc32c::extend(crc, chunk.data(), k);
+    shards_[id].size += k;
+    write_pending(&shards_[id]);
+    write_all(shards_[id].fd, shards_[id].temp_path, chunk.data(), k);
+    done += k;
+  }
+  if (crc32c::mask(crc) != masked_crc) {
+    throw DataLoss(file.path() + ": checksum mismatch for tensor '" + key + "' while copying it (data corrupted)");
+  }
+  entries_.emplace(key, std::move(e));
 }
 
 void BundleWriter::add_slice_of(const std::string& name, int32_t dtype, const std::vector<int64_t>& full_shape,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bundle_entry.h"
+#include "mapped_file.h"
 
 namespace tfbundle {
 
@@ -40,6 +41,12 @@ class BundleWriter {
   // to data shard `shard` (or the emptiest one when shard < 0).
   void add_encoded(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape, const void* payload,
                    size_t n, uint32_t masked_crc, int32_t shard);
+  // Copies n bytes at `offset` of `file` (another bundle's payload of a
+  // fixed-size tensor) in chunks, checking on the way that they match
+  // `masked_crc`, so the payload is read once and never held whole.
+  // Throws DataLoss on a mismatch (the caller then aborts the writer).
+  void add_from_file(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape,
+                     const MappedFile& file, uint64_t offset, size_t n, uint32_t masked_crc, int32_t shard);
   // Records that the entry just added under encode_slice_key(name, slice)
   // is one slice of the partitioned variable `name`.
   void add_slice_of(const std::string& name, int32_t dtype, const std::vector<int64_t>& full_shape,

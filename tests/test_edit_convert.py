@@ -159,3 +159,15 @@ def test_keras_h5_to_checkpoint(tf, tmp_path):
     reader = tf.train.load_checkpoint(out)
     assert sorted(reader.get_variable_to_shape_map()) == ["dense/bias", "dense/kernel"]
     assert_same_array(reader.get_tensor("dense/kernel"), kernel)
+
+
+def test_copying_damaged_data_raises_and_writes_nothing(tmp_path):
+    src = tmp_path / "src"
+    tfbundle.save({"a": np.arange(1000.0), "s": ["x", "y"]}, src)
+    data = str(src) + ".data-00000-of-00001"
+    raw = bytearray(open(data, "rb").read())
+    raw[100] ^= 0xFF
+    open(data, "wb").write(raw)
+    with pytest.raises(tfbundle.DataLossError, match="'a'"):
+        transform(src, tmp_path / "dst")
+    assert sorted(os.listdir(tmp_path)) == ["src.data-00000-of-00001", "src.index"]
