@@ -234,14 +234,6 @@ PYBIND11_MODULE(_core, m) {
   m.def("crc32c_mask", &crc32c::mask);
   m.def("crc32c_unmask", &crc32c::unmask);
   m.def("crc32c_implementation", &crc32c::implementation);
-  m.def("copy_and_crc32c", [](py::buffer dst, py::buffer src) {
-        py::buffer_info d = writable_buffer(dst);
-        py::buffer_info s = src.request();
-        const size_t n = static_cast<size_t>(s.size * s.itemsize);
-        if (static_cast<size_t>(d.size * d.itemsize) < n) throw py::value_error("destination too small");
-        py::gil_scoped_release release;
-        return crc32c::copy_and_extend(0, d.ptr, s.ptr, n);
-      }, "Copies src into dst and returns the CRC32C of the bytes (benchmarks use it).");
   m.def("encode_slice_key", [](py::handle name, const py::sequence& extents) {
         const std::string key = encode_slice_key(key_bytes(name), extents_from(extents));
         return key_str(key);

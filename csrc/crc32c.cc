@@ -2,7 +2,6 @@
 // slicing-by-8 fallback.
 #include "crc32c.h"
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -93,23 +92,6 @@ const Choice& chosen() {
 
 uint32_t extend(uint32_t crc, const void* data, size_t n) {
   return chosen().fn(crc, static_cast<const uint8_t*>(data), n);
-}
-
-uint32_t copy_and_extend(uint32_t crc, void* dst, const void* src, size_t n) {
-  // Chunks small enough to stay in L2 between the checksum and the copy.
-  constexpr size_t kChunk = 64 * 1024;
-  const ExtendFn fn = chosen().fn;
-  auto* out = static_cast<uint8_t*>(dst);
-  const auto* in = static_cast<const uint8_t*>(src);
-  while (n > 0) {
-    const size_t k = std::min(n, kChunk);
-    crc = fn(crc, in, k);
-    std::memcpy(out, in, k);
-    in += k;
-    out += k;
-    n -= k;
-  }
-  return crc;
 }
 
 namespace {

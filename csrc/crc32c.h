@@ -14,10 +14,6 @@ uint32_t extend(uint32_t crc, const void* data, size_t n);
 
 inline uint32_t value(const void* data, size_t n) { return extend(0, data, n); }
 
-// Copies n bytes from src to dst and returns extend(crc, src, n), touching
-// the source once from memory (the checksum runs on cache-resident chunks).
-uint32_t copy_and_extend(uint32_t crc, void* dst, const void* src, size_t n);
-
 // The CRC of A ‖ B from crc(A), crc(B) and |B|, without touching the data:
 // crc(A) is multiplied by x^(8·|B|) modulo the polynomial (O(log |B|)).
 uint32_t combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b);

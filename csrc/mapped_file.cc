@@ -77,19 +77,4 @@ void MappedFile::pread_into(uint64_t offset, size_t n, void* dst) const {
   }
 }
 
-void MappedFile::will_need(uint64_t offset, size_t n) const {
-  if (data_ == nullptr || n == 0) return;
-  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  const uint64_t start = offset & ~(page - 1);
-  ::madvise(static_cast<char*>(data_) + start, static_cast<size_t>(offset + n - start), MADV_WILLNEED);
-}
-
-std::string read_whole_file(const std::string& path) {
-  auto file = MappedFile::open(path);
-  if (file->size() > SIZE_MAX / 2) throw IoError(path + ": file too large", EFBIG);
-  std::string out(static_cast<size_t>(file->size()), '\0');
-  file->read(0, out.size(), out.data());
-  return out;
-}
-
 }  // namespace tfbundle

@@ -33,9 +33,6 @@ class MappedFile {
   // kernel copy from the page cache skips faulting the mapping in.
   void pread_into(uint64_t offset, size_t n, void* dst) const;
 
-  // Hints that [offset, offset + n) will be read soon (mapped files only).
-  void will_need(uint64_t offset, size_t n) const;
-
  private:
   MappedFile(std::string path, int fd, uint64_t size, void* data)
       : path_(std::move(path)), fd_(fd), size_(size), data_(data) {}
@@ -45,8 +42,5 @@ class MappedFile {
   uint64_t size_;
   void* data_;  // nullptr when not mapped
 };
-
-// Reads a whole (small) file into a string. Throws FileMissing/IoError.
-std::string read_whole_file(const std::string& path);
 
 }  // namespace tfbundle

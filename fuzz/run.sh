@@ -16,13 +16,23 @@ out=fuzz/out
 mkdir -p "$out"
 CXX=${CXX:-clang++}
 core=(csrc/crc32c.cc csrc/crc32c_sse42.cc csrc/crc32c_armv8.cc csrc/proto_wire.cc csrc/block.cc
-      csrc/table_reader.cc csrc/table_builder.cc csrc/mapped_file.cc csrc/file_copy.cc csrc/bundle_entry.cc csrc/slice_key.cc
+      csrc/table_reader.cc csrc/table_builder.cc csrc/mapped_file.cc csrc/file_copy.cc csrc/buffer_pool.cc csrc/bundle_entry.cc csrc/slice_key.cc
       csrc/tensor_strings.cc csrc/bundle_reader.cc csrc/bundle_writer.cc csrc/graph_scan.cc)
 arch_flags=()
 [ "$(uname -m)" = x86_64 ] && arch_flags=(-msse4.2)
 [ -d "$out/seeds" ] || python fuzz/make_seeds.py "$out/seeds"
-status=0
 failed=0
+# run TARGET COMMAND...: runs one fuzzer into its log, then reports it.
+run() {
+  local target=$1
+  shift
+  if "$@" > "$out/$target.log" 2>&1; then
+    grep -E "stat::number_of_executed_units" "$out/$target.log" | tail -1
+  else
+    failed=$((failed + 1))
+    tail -30 "$out/$target.log"
+  fi
+}
 for target in "${targets[@]}"; do
   corpus="$out/corpus/$target"
   mkdir -p "$corpus" "$out/$target"
@@ -30,27 +40,15 @@ for target in "${targets[@]}"; do
   if [ -d "fuzz/regressions/$target" ]; then cp -n "fuzz/regressions/$target"/* "$corpus"/ 2>/dev/null || true; fi
   echo "== $target: ${seconds}s"
   if [ "$target" = fuzz_state ]; then
-    if ! timeout $((seconds + 60)) python fuzz/targets/fuzz_state.py "$corpus" -max_total_time="$seconds" \
-        -artifact_prefix="$out/$target/" -print_final_stats=1 > "$out/$target.log" 2>&1; then
-      status=1
-      failed=$((failed + 1))
-      tail -30 "$out/$target.log"
-    else
-      grep -E "stat::number_of_executed_units" "$out/$target.log" | tail -1
-    fi
+    run "$target" timeout $((seconds + 60)) python fuzz/targets/fuzz_state.py "$corpus" \
+      -max_total_time="$seconds" -artifact_prefix="$out/$target/" -print_final_stats=1
     continue
   fi
   binary="$out/$target.bin"
   "$CXX" -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     "${arch_flags[@]}" -Icsrc "fuzz/targets/$target.cc" "${core[@]}" -o "$binary"
-  if ! "$binary" "$corpus" -max_total_time="$seconds" -artifact_prefix="$out/$target/" -print_final_stats=1 \
-      > "$out/$target.log" 2>&1; then
-    status=1
-    failed=$((failed + 1))
-    tail -30 "$out/$target.log"
-  else
-    grep -E "stat::number_of_executed_units|cov:" "$out/$target.log" | tail -2
-  fi
+  run "$target" "$binary" "$corpus" -max_total_time="$seconds" -artifact_prefix="$out/$target/" \
+    -print_final_stats=1
 done
 echo "fuzz targets: $(( ${#targets[@]} - failed )) passed, $failed failed"
-exit $status
+[ "$failed" -eq 0 ]

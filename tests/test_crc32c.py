@@ -46,13 +46,6 @@ def test_mask_roundtrip_and_tensorflow_constant():
         assert _core.crc32c_unmask(_core.crc32c_mask(c)) == c
 
 
-def test_copy_and_crc():
-    src = np.random.default_rng(1).integers(0, 256, 300_001, dtype=np.uint8)
-    dst = np.zeros_like(src)
-    assert _core.copy_and_crc32c(dst, src) == crc32c_pkg.crc32c(src.tobytes())
-    assert np.array_equal(src, dst)
-
-
 def test_portable_fallback_agrees():
     script = (
         "import numpy as np, crc32c\n"

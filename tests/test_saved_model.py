@@ -13,7 +13,6 @@ import pytest
 
 import tfbundle
 from tests import tf_fixtures
-from tests.helpers import assert_same_array
 
 
 def saved_model_cli_show(directory) -> dict:

@@ -187,7 +187,7 @@ def tf1_builder(tf, directory: Path) -> Path:
     with g.as_default():
         x = v1.placeholder(tf.float32, [None, 3], name="x")
         w = v1.get_variable("w", [3, 2], initializer=v1.random_normal_initializer(seed=5))
-        step = v1.train.get_or_create_global_step()
+        v1.train.get_or_create_global_step()  # saved beside w, shared by both MetaGraphs
         y = tf.identity(tf.matmul(x, w), name="y")
         asset = tf.constant(str(asset_source), name="vocab_path")
         v1.add_to_collection(v1.GraphKeys.ASSET_FILEPATHS, asset)

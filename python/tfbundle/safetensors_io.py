@@ -14,7 +14,7 @@ import json
 import mmap
 import os
 import struct
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from . import paths
 from ._arrays import c_contiguous

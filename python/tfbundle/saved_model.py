@@ -210,7 +210,7 @@ def update_variables(export_dir: "paths.PathLike", updates: Mapping[str, Any], *
     import uuid
 
     from ._fsutil import replace_directory
-    from .writer import Writer, as_tensor
+    from .writer import as_tensor
 
     prefix = variables_prefix(export_dir)
     variables_dir = os.path.dirname(prefix)

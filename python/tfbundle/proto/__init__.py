@@ -12,7 +12,7 @@ fields, so a parsed-and-reserialized message loses nothing.
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 from .schema import ENUMS, SCHEMA
 
