@@ -38,13 +38,29 @@ std::string key_bytes(py::handle key) {
   return std::string(PyBytes_AS_STRING(encoded.ptr()), PyBytes_GET_SIZE(encoded.ptr()));
 }
 
-py::str key_str(const std::string& key) {
-  PyObject* s = PyUnicode_DecodeUTF8(key.data(), static_cast<Py_ssize_t>(key.size()), "surrogateescape");
+bool is_ascii(std::string_view bytes) {
+  unsigned char any = 0;
+  for (char c : bytes) any |= static_cast<unsigned char>(c);
+  return any < 0x80;
+}
+
+// A key as str: UTF-8 with surrogateescape, so that any bytes round-trip.
+// ASCII keys (nearly all) are copied straight into a compact str.
+py::str key_str(std::string_view key) {
+  const auto n = static_cast<Py_ssize_t>(key.size());
+  PyObject* s = nullptr;
+  if (is_ascii(key)) {
+    s = PyUnicode_New(n, 127);
+    if (s != nullptr) std::memcpy(PyUnicode_DATA(s), key.data(), key.size());
+  } else {
+    s = PyUnicode_DecodeUTF8(key.data(), n, "surrogateescape");
+  }
   if (s == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::str>(s);
 }
 
-py::tuple shape_tuple(const std::vector<int64_t>& shape) {
+template <typename Shape>
+py::tuple shape_tuple(const Shape& shape) {
   py::tuple t(shape.size());
   for (size_t i = 0; i < shape.size(); i++) t[i] = py::int_(shape[i]);
   return t;
@@ -121,7 +137,7 @@ class GcPause {
 
 // A new reference to a list of ints (raw C API: this runs once per entry of
 // checkpoints with a million keys).
-PyObject* new_shape_list(const std::vector<int64_t>& shape) {
+PyObject* new_shape_list(const Dims& shape) {
   PyObject* l = PyList_New(static_cast<Py_ssize_t>(shape.size()));
   if (l == nullptr) throw py::error_already_set();
   for (size_t i = 0; i < shape.size(); i++) {

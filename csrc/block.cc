@@ -61,8 +61,13 @@ bool BlockIterator::next() {
   }
   if (shared > key_.size()) fail("shared key prefix is longer than the previous key");
   if (static_cast<uint64_t>(unshared) + value_length > entries_.size()) fail("entry runs past the block");
+  const std::string_view suffix = entries_.substr(0, unshared);
+  // The new key shares key_[0, shared): it is greater iff its suffix is
+  // greater than the rest of key_ (the block's first key has nothing before).
+  if (!first_ && suffix <= std::string_view(key_).substr(shared)) fail("keys are not in strictly increasing order");
+  first_ = false;
   key_.resize(shared);
-  key_.append(entries_.data(), unshared);
+  key_.append(suffix.data(), suffix.size());
   value_ = entries_.substr(unshared, value_length);
   entries_.remove_prefix(static_cast<size_t>(unshared) + value_length);
   return true;

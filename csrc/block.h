@@ -28,7 +28,8 @@ void put_block_handle(std::string* out, const BlockHandle& handle);
 // naming `file_name` otherwise.
 std::string_view read_block(std::string_view file, const BlockHandle& handle, const std::string& file_name);
 
-// Walks a block's entries in order. Throws DataLoss on a malformed entry.
+// Walks a block's entries in order. Throws DataLoss on a malformed entry or
+// when a key is not greater than the one before it in the block.
 class BlockIterator {
  public:
   BlockIterator(std::string_view contents, const std::string& file_name);
@@ -44,6 +45,7 @@ class BlockIterator {
   const std::string& file_name_;
   std::string key_;
   std::string_view value_;
+  bool first_ = true;
 };
 
 }  // namespace tfbundle

@@ -13,22 +13,22 @@ void decode_version(std::string_view bytes, BundleHeader* header) {
   wire::Cursor cursor(bytes, "VersionDef");
   wire::Field f;
   while (cursor.next(&f)) {
-    if (f.number == 1 && f.type == wire::kVarint) header->producer = static_cast<int32_t>(f.value);
-    if (f.number == 2 && f.type == wire::kVarint) header->min_consumer = static_cast<int32_t>(f.value);
-    if (f.number == 3) {
+    if (f.number() == 1 && f.type() == wire::kVarint) header->producer = static_cast<int32_t>(f.value);
+    if (f.number() == 2 && f.type() == wire::kVarint) header->min_consumer = static_cast<int32_t>(f.value);
+    if (f.number() == 3) {
       wire::for_each_varint(f, "VersionDef", [&](uint64_t v) { header->bad_consumers.push_back(static_cast<int32_t>(v)); });
     }
   }
 }
 
-std::vector<int64_t> checked_shape(std::string_view bytes) {
+// Appends a saved tensor's dims to *dims: every dim known and >= 0.
+void decode_saved_shape(std::string_view bytes, Dims* dims) {
   bool unknown_rank = false;
-  std::vector<int64_t> dims = decode_shape_proto(bytes, &unknown_rank);
+  decode_shape_proto(bytes, dims, &unknown_rank);
   if (unknown_rank) throw DataLoss("malformed TensorShapeProto: unknown rank in a saved tensor");
-  for (int64_t d : dims) {
+  for (int64_t d : *dims) {
     if (d < 0) throw DataLoss("malformed TensorShapeProto: negative or unknown dimension");
   }
-  return dims;
 }
 
 SliceExtents decode_slice(std::string_view bytes) {
@@ -36,14 +36,14 @@ SliceExtents decode_slice(std::string_view bytes) {
   wire::Cursor cursor(bytes, "TensorSliceProto");
   wire::Field f;
   while (cursor.next(&f)) {
-    if (f.number != 1 || f.type != wire::kLengthDelimited) continue;
+    if (f.number() != 1 || f.type() != wire::kLengthDelimited) continue;
     Extent e;
     bool has_length = false;
     wire::Cursor ec(f.bytes, "TensorSliceProto.Extent");
     wire::Field x;
     while (ec.next(&x)) {
-      if (x.number == 1 && x.type == wire::kVarint) e.start = static_cast<int64_t>(x.value);
-      if (x.number == 2 && x.type == wire::kVarint) {
+      if (x.number() == 1 && x.type() == wire::kVarint) e.start = static_cast<int64_t>(x.value);
+      if (x.number() == 2 && x.type() == wire::kVarint) {
         e.length = static_cast<int64_t>(x.value);
         has_length = true;
       }
@@ -59,7 +59,7 @@ SliceExtents decode_slice(std::string_view bytes) {
   return extents;
 }
 
-void put_shape(std::string* out, const std::vector<int64_t>& shape) {
+void put_shape(std::string* out, const Dims& shape) {
   std::string shape_bytes;
   for (int64_t d : shape) {
     std::string dim;
@@ -71,27 +71,30 @@ void put_shape(std::string* out, const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-std::vector<int64_t> decode_shape_proto(std::string_view bytes, bool* unknown_rank) {
-  std::vector<int64_t> dims;
-  dims.reserve(bytes.size() / 3 + 1);  // each dim takes at least 2 bytes; no regrowth
+Dims decode_shape_proto(std::string_view bytes, bool* unknown_rank) {
+  Dims dims;
+  decode_shape_proto(bytes, &dims, unknown_rank);
+  return dims;
+}
+
+void decode_shape_proto(std::string_view bytes, Dims* dims, bool* unknown_rank) {
   *unknown_rank = false;
   wire::Cursor cursor(bytes, "TensorShapeProto");
   wire::Field f;
   while (cursor.next(&f)) {
-    if (f.number == 2 && f.type == wire::kLengthDelimited) {
+    if (f.number() == 2 && f.type() == wire::kLengthDelimited) {
       int64_t size = 0;
       wire::Cursor dim(f.bytes, "TensorShapeProto.Dim");
       wire::Field d;
       while (dim.next(&d)) {
-        if (d.number == 1 && d.type == wire::kVarint) size = static_cast<int64_t>(d.value);
+        if (d.number() == 1 && d.type() == wire::kVarint) size = static_cast<int64_t>(d.value);
       }
-      dims.push_back(size);
-      if (dims.size() > kMaxDims) throw DataLoss("malformed TensorShapeProto: more than 254 dimensions");
-    } else if (f.number == 3 && f.type == wire::kVarint) {
+      if (dims->size() >= static_cast<size_t>(kMaxDims)) throw DataLoss("malformed TensorShapeProto: more than 254 dimensions");
+      dims->push_back(size);
+    } else if (f.number() == 3 && f.type() == wire::kVarint) {
       *unknown_rank = f.value != 0;
     }
   }
-  return dims;
 }
 
 int64_t BundleEntry::num_elements() const {
@@ -105,12 +108,12 @@ BundleHeader decode_header(std::string_view bytes) {
   wire::Cursor cursor(bytes, "BundleHeaderProto");
   wire::Field f;
   while (cursor.next(&f)) {
-    if (f.number == 1 && f.type == wire::kVarint) header.num_shards = static_cast<int32_t>(f.value);
-    if (f.number == 2 && f.type == wire::kVarint) {
+    if (f.number() == 1 && f.type() == wire::kVarint) header.num_shards = static_cast<int32_t>(f.value);
+    if (f.number() == 2 && f.type() == wire::kVarint) {
       if (f.value > 1) throw DataLoss("malformed BundleHeaderProto: unknown endianness " + std::to_string(f.value));
       header.big_endian = f.value == 1;
     }
-    if (f.number == 3 && f.type == wire::kLengthDelimited) decode_version(f.bytes, &header);
+    if (f.number() == 3 && f.type() == wire::kLengthDelimited) decode_version(f.bytes, &header);
   }
   if (header.num_shards < 0) throw DataLoss("malformed BundleHeaderProto: negative num_shards");
   return header;
@@ -133,33 +136,48 @@ void check_header_versions(const BundleHeader& header, const std::string& where)
 
 BundleEntry decode_entry(std::string_view bytes) {
   BundleEntry e;
+  decode_entry(bytes, &e);
+  return e;
+}
+
+void decode_entry(std::string_view bytes, BundleEntry* out) {
+  BundleEntry& e = *out;
+  e.dtype = 0;
+  e.shape = Dims();
+  e.shard_id = 0;
+  e.offset = 0;
+  e.size = 0;
+  e.masked_crc = 0;
+  e.has_crc = false;
+  e.slices.clear();
   wire::Cursor cursor(bytes, "BundleEntryProto");
   wire::Field f;
   while (cursor.next(&f)) {
-    switch (f.number) {
+    switch (f.number()) {
       case 1:
-        if (f.type == wire::kVarint) e.dtype = static_cast<int32_t>(f.value);
+        if (f.type() == wire::kVarint) e.dtype = static_cast<int32_t>(f.value);
         break;
       case 2:
-        if (f.type == wire::kLengthDelimited) e.shape = checked_shape(f.bytes);
+        // A repeated message field merges, as in protobuf: dims append.
+        if (f.type() == wire::kLengthDelimited) decode_saved_shape(f.bytes, &e.shape);
         break;
       case 3:
-        if (f.type == wire::kVarint) e.shard_id = static_cast<int32_t>(f.value);
+        if (f.type() == wire::kVarint) e.shard_id = static_cast<int32_t>(f.value);
         break;
       case 4:
-        if (f.type == wire::kVarint) e.offset = static_cast<int64_t>(f.value);
+        if (f.type() == wire::kVarint) e.offset = static_cast<int64_t>(f.value);
         break;
       case 5:
-        if (f.type == wire::kVarint) e.size = static_cast<int64_t>(f.value);
+        if (f.type() == wire::kVarint) e.size = static_cast<int64_t>(f.value);
         break;
       case 6:
-        if (f.type == wire::kFixed32) {
+        if (f.type() == wire::kFixed32) {
           e.masked_crc = static_cast<uint32_t>(f.value);
           e.has_crc = true;
         }
         break;
       case 7:
-        if (f.type == wire::kLengthDelimited) e.slices.push_back(decode_slice(f.bytes));
+        if (f.type() == wire::kLengthDelimited) e.slices.push_back(decode_slice(f.bytes));
         break;
       default:
         break;
@@ -171,10 +189,8 @@ BundleEntry decode_entry(std::string_view bytes) {
   // The element count must fit int64 (TensorFlow's limit too).
   int64_t n = 1;
   for (int64_t d : e.shape) {
-    if (d != 0 && n > INT64_MAX / d) throw DataLoss("malformed BundleEntryProto: shape has too many elements");
-    n *= d;
+    if (__builtin_mul_overflow(n, d, &n)) throw DataLoss("malformed BundleEntryProto: shape has too many elements");
   }
-  return e;
 }
 
 std::string encode_header(const BundleHeader& header) {

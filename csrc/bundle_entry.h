@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "dims.h"
+
 namespace tfbundle {
 
 // One dimension of a TensorSliceProto: length -1 means "the whole dimension"
@@ -33,7 +35,7 @@ struct BundleHeader {
 
 struct BundleEntry {
   int32_t dtype = 0;
-  std::vector<int64_t> shape;
+  Dims shape;
   int32_t shard_id = 0;
   int64_t offset = 0;
   int64_t size = 0;
@@ -47,13 +49,17 @@ struct BundleEntry {
 
 // The dims of a TensorShapeProto (dim = 2 with size = 1; unknown_rank = 3),
 // as stored (unknown dims are -1). Throws DataLoss if malformed or > 254 dims.
-std::vector<int64_t> decode_shape_proto(std::string_view bytes, bool* unknown_rank);
+Dims decode_shape_proto(std::string_view bytes, bool* unknown_rank);
+// The same, appending to *dims (which the caller passes empty).
+void decode_shape_proto(std::string_view bytes, Dims* dims, bool* unknown_rank);
 
 // Throws DataLoss with a message starting "what: ".
 BundleHeader decode_header(std::string_view bytes);
 // Throws DataLoss if the header's versions rule out reading it (as TF does).
 void check_header_versions(const BundleHeader& header, const std::string& where);
 BundleEntry decode_entry(std::string_view bytes);
+// The same into *entry, reusing its storage (the reader decodes in place).
+void decode_entry(std::string_view bytes, BundleEntry* entry);
 
 std::string encode_header(const BundleHeader& header);
 std::string encode_entry(const BundleEntry& entry);

@@ -72,7 +72,9 @@ BundleReader::BundleReader(std::string prefix) : prefix_(std::move(prefix)), ind
   bool seen_header = false;
   // Entries take at least ~8 bytes of index each: reserve to avoid regrowth.
   entries_.reserve(bytes.size() / 32);
-  keys_.reserve(bytes.size() / 32);
+  key_ends_.reserve(bytes.size() / 32 + 1);
+  key_ends_.push_back(0);
+  key_bytes_.reserve(bytes.size());
   scan_table(bytes, index_path_, [&](std::string_view key, std::string_view value) {
     try {
       if (!seen_header) {
@@ -81,8 +83,10 @@ BundleReader::BundleReader(std::string prefix) : prefix_(std::move(prefix)), ind
         seen_header = true;
         return;
       }
-      entries_.push_back(decode_entry(value));
-      keys_.emplace_back(key);
+      entries_.emplace_back();
+      decode_entry(value, &entries_.back());
+      key_bytes_.append(key.data(), key.size());
+      key_ends_.push_back(key_bytes_.size());
     } catch (const DataLoss& e) {
       throw DataLoss(index_path_ + ": entry " + quoted(key) + ": " + e.what());
     }
@@ -98,12 +102,11 @@ BundleReader::BundleReader(std::string prefix) : prefix_(std::move(prefix)), ind
   shards_.resize(static_cast<size_t>(max_shard + 1));
 
   // Hide the per-slice entries of partitioned variables, as TensorFlow does.
-  hidden_.assign(keys_.size(), false);
-  for (size_t i = 0; i < keys_.size(); i++) {
+  hidden_.assign(entries_.size(), false);
+  for (size_t i = 0; i < entries_.size(); i++) {
     for (const SliceExtents& slice : entries_[i].slices) {
-      const std::string slice_key = encode_slice_key(keys_[i], slice);
-      auto it = std::lower_bound(keys_.begin(), keys_.end(), slice_key);
-      if (it != keys_.end() && *it == slice_key) hidden_[static_cast<size_t>(it - keys_.begin())] = true;
+      const size_t at = position(encode_slice_key(key(i), slice));
+      if (at < entries_.size()) hidden_[at] = true;
     }
   }
 }
@@ -114,11 +117,24 @@ std::string BundleReader::data_path(int32_t shard_id) const {
   return prefix_ + suffix;
 }
 
+size_t BundleReader::position(std::string_view wanted) const {
+  // Binary search: the table reader checked that keys are strictly increasing.
+  size_t lo = 0;
+  size_t hi = entries_.size();
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (key(mid) < wanted) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo < entries_.size() && key(lo) == wanted ? lo : entries_.size();
+}
+
 const BundleEntry* BundleReader::find(std::string_view key) const {
-  auto it = std::lower_bound(keys_.begin(), keys_.end(), key,
-                             [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
-  if (it == keys_.end() || *it != key) return nullptr;
-  return &entries_[static_cast<size_t>(it - keys_.begin())];
+  const size_t at = position(key);
+  return at < entries_.size() ? &entries_[at] : nullptr;
 }
 
 const BundleEntry& BundleReader::get(std::string_view key) const {

@@ -46,8 +46,10 @@ class BundleReader {
 
   // Entries other than the header, in key order; hidden() marks the entries
   // that hold one slice of a partitioned variable (TF hides those too).
-  size_t num_entries() const { return keys_.size(); }
-  const std::string& key(size_t i) const { return keys_[i]; }
+  size_t num_entries() const { return entries_.size(); }
+  std::string_view key(size_t i) const {
+    return std::string_view(key_bytes_).substr(key_ends_[i], key_ends_[i + 1] - key_ends_[i]);
+  }
   const BundleEntry& entry(size_t i) const { return entries_[i]; }
   bool hidden(size_t i) const { return hidden_[i]; }
 
@@ -90,11 +92,16 @@ class BundleReader {
   // Fixed-size entries: checks size == elements × element size.
   void check_fixed_size(std::string_view key, const BundleEntry& e) const;
   [[noreturn]] void fail(std::string_view key, const std::string& problem) const;
+  // The position of `key` among the entries, or num_entries() when absent.
+  size_t position(std::string_view key) const;
 
   std::string prefix_;
   std::string index_path_;
   BundleHeader header_;
-  std::vector<std::string> keys_;
+  // Every key, concatenated in order: key i is key_bytes_[key_ends_[i],
+  // key_ends_[i + 1]) (one allocation for all keys instead of one each).
+  std::string key_bytes_;
+  std::vector<size_t> key_ends_;
   std::vector<BundleEntry> entries_;
   std::vector<bool> hidden_;
 

@@ -56,7 +56,7 @@ void fsync_path(const std::string& path, bool directory) {
   if (rc != 0) throw_errno("fsync " + path, err);
 }
 
-int64_t product(const std::vector<int64_t>& shape) {
+int64_t product(const Dims& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) throw InvalidArgument("negative dimension in shape");
@@ -152,7 +152,7 @@ uint32_t BundleWriter::append(Shard* shard, const char* data, size_t n) {
   return crc;
 }
 
-void BundleWriter::add(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape, const void* data,
+void BundleWriter::add(const std::string& key, int32_t dtype, const Dims& shape, const void* data,
                        size_t n, int32_t shard) {
   check_new_key(key);
   const int width = element_size(dtype);
@@ -165,7 +165,7 @@ void BundleWriter::add(const std::string& key, int32_t dtype, const std::vector<
   entries_[key].masked_crc = crc32c::mask(crc);
 }
 
-uint32_t BundleWriter::append_entry(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape,
+uint32_t BundleWriter::append_entry(const std::string& key, int32_t dtype, const Dims& shape,
                                     size_t shard, const char* payload, size_t n) {
   BundleEntry e;
   e.dtype = dtype;
@@ -179,7 +179,7 @@ uint32_t BundleWriter::append_entry(const std::string& key, int32_t dtype, const
   return crc;
 }
 
-void BundleWriter::add_strings(const std::string& key, const std::vector<int64_t>& shape,
+void BundleWriter::add_strings(const std::string& key, const Dims& shape,
                                const std::vector<std::string_view>& items, int32_t shard) {
   check_new_key(key);
   if (product(shape) != static_cast<int64_t>(items.size())) {
@@ -191,7 +191,7 @@ void BundleWriter::add_strings(const std::string& key, const std::vector<int64_t
   entries_[key].masked_crc = crc32c::mask(crc);
 }
 
-void BundleWriter::add_encoded(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape,
+void BundleWriter::add_encoded(const std::string& key, int32_t dtype, const Dims& shape,
                                const void* payload, size_t n, uint32_t masked_crc, int32_t shard) {
   check_new_key(key);
   product(shape);  // validates the dims
@@ -199,7 +199,7 @@ void BundleWriter::add_encoded(const std::string& key, int32_t dtype, const std:
   entries_[key].masked_crc = masked_crc;
 }
 
-void BundleWriter::add_from_file(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape,
+void BundleWriter::add_from_file(const std::string& key, int32_t dtype, const Dims& shape,
                                  const MappedFile& file, uint64_t offset, size_t n, uint32_t masked_crc,
                                  int32_t shard) {
   check_new_key(key);

@@ -31,21 +31,21 @@ class BundleWriter {
   // Adds a fixed-size tensor whose `n` bytes (host order) are at `data`.
   // Throws InvalidArgument on a duplicate or empty key or a size mismatch.
   // `shard` picks the data shard; < 0 picks the one with the fewest bytes.
-  void add(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape, const void* data, size_t n,
+  void add(const std::string& key, int32_t dtype, const Dims& shape, const void* data, size_t n,
            int32_t shard = -1);
   // Adds a DT_STRING tensor.
-  void add_strings(const std::string& key, const std::vector<int64_t>& shape,
+  void add_strings(const std::string& key, const Dims& shape,
                    const std::vector<std::string_view>& items, int32_t shard = -1);
   // Adds an already-encoded payload (for instance copied from another
   // bundle, whose checksum the caller verified) with its masked checksum,
   // to data shard `shard` (or the emptiest one when shard < 0).
-  void add_encoded(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape, const void* payload,
+  void add_encoded(const std::string& key, int32_t dtype, const Dims& shape, const void* payload,
                    size_t n, uint32_t masked_crc, int32_t shard);
   // Copies n bytes at `offset` of `file` (another bundle's payload of a
   // fixed-size tensor) in chunks, checking on the way that they match
   // `masked_crc`, so the payload is read once and never held whole.
   // Throws DataLoss on a mismatch (the caller then aborts the writer).
-  void add_from_file(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape,
+  void add_from_file(const std::string& key, int32_t dtype, const Dims& shape,
                      const MappedFile& file, uint64_t offset, size_t n, uint32_t masked_crc, int32_t shard);
   // Records that the entry just added under encode_slice_key(name, slice)
   // is one slice of the partitioned variable `name`.
@@ -81,7 +81,7 @@ class BundleWriter {
   size_t pick_shard(const std::string& key, int32_t shard) const;
   // Appends a payload to a shard and records its entry (without checksum);
   // returns the unmasked checksum of the bytes.
-  uint32_t append_entry(const std::string& key, int32_t dtype, const std::vector<int64_t>& shape, size_t shard,
+  uint32_t append_entry(const std::string& key, int32_t dtype, const Dims& shape, size_t shard,
                         const char* payload, size_t n);
   // Appends to a shard and returns the unmasked checksum of the bytes.
   uint32_t append(Shard* shard, const char* data, size_t n);

@@ -56,9 +56,8 @@ inline int varint_length(uint64_t v) {
   return n;
 }
 
-// Consumes a varint from the front of *in. False if it is truncated or longer
-// than 10 bytes; *in is then unspecified.
-inline bool get_varint64(std::string_view* in, uint64_t* value) {
+// The multi-byte case of get_varint64.
+inline bool get_varint64_long(std::string_view* in, uint64_t* value) {
   uint64_t result = 0;
   const size_t limit = in->size() < 10 ? in->size() : 10;
   for (size_t i = 0; i < limit; i++) {
@@ -71,6 +70,18 @@ inline bool get_varint64(std::string_view* in, uint64_t* value) {
     }
   }
   return false;
+}
+
+// Consumes a varint from the front of *in. False if it is truncated or longer
+// than 10 bytes; *in is then unspecified.
+inline bool get_varint64(std::string_view* in, uint64_t* value) {
+  // Tags, lengths and small dims fit one byte: the common case first.
+  if (!in->empty() && static_cast<uint8_t>(in->front()) < 0x80) {
+    *value = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    return true;
+  }
+  return get_varint64_long(in, value);
 }
 
 // A varint that must fit in 32 bits (LevelDB block fields).

@@ -33,13 +33,13 @@ void gather_varints(const wire::Field& f, int width, TypedValues* out) {
 
 // Appends fixed-width values (fixed32 floats, fixed64 doubles).
 void gather_fixed(const wire::Field& f, int width, TypedValues* out) {
-  if (f.type == wire::kLengthDelimited) {
+  if (f.type() == wire::kLengthDelimited) {
     if (f.bytes.size() % static_cast<size_t>(width) != 0) {
       throw DataLoss("malformed TensorProto: packed values are not a whole number of elements");
     }
     out->bytes.append(f.bytes.data(), f.bytes.size());
     out->count += static_cast<int64_t>(f.bytes.size()) / width;
-  } else if ((width == 4 && f.type == wire::kFixed32) || (width == 8 && f.type == wire::kFixed64)) {
+  } else if ((width == 4 && f.type() == wire::kFixed32) || (width == 8 && f.type() == wire::kFixed64)) {
     append_le(&out->bytes, f.value, width);
     out->count++;
   } else {
@@ -118,14 +118,14 @@ TensorValue decode_tensor_proto(std::string_view bytes) {
     wire::Cursor cursor(bytes, "TensorProto");
     wire::Field f;
     while (cursor.next(&f)) {
-      if (f.number == 1 && f.type == wire::kVarint) t.dtype = static_cast<int32_t>(f.value);
-      if (f.number == 2 && f.type == wire::kLengthDelimited) t.shape = decode_shape_proto(f.bytes, &unknown_rank);
-      if (f.number == 4 && f.type == wire::kLengthDelimited) {
+      if (f.number() == 1 && f.type() == wire::kVarint) t.dtype = static_cast<int32_t>(f.value);
+      if (f.number() == 2 && f.type() == wire::kLengthDelimited) t.shape = decode_shape_proto(f.bytes, &unknown_rank).to_vector();
+      if (f.number() == 4 && f.type() == wire::kLengthDelimited) {
         content = f.bytes;
         has_content = !f.bytes.empty();
       }
-      if (f.number == 8 && f.type == wire::kLengthDelimited) string_vals.push_back(f.bytes);
-      if (f.number == 18 && f.type == wire::kLengthDelimited) float8 = f.bytes;
+      if (f.number() == 8 && f.type() == wire::kLengthDelimited) string_vals.push_back(f.bytes);
+      if (f.number() == 18 && f.type() == wire::kLengthDelimited) float8 = f.bytes;
     }
   }
   if (unknown_rank) throw DataLoss("TensorProto has an unknown rank");
@@ -195,13 +195,13 @@ TensorValue decode_tensor_proto(std::string_view bytes) {
   wire::Cursor cursor(bytes, "TensorProto");
   wire::Field f;
   while (cursor.next(&f)) {
-    if (f.number == source.field) {
+    if (f.number() == source.field) {
       if (source.fixed) {
         gather_fixed(f, source.unit_width, &values);
       } else {
         gather_varints(f, source.unit_width, &values);
       }
-    } else if (t.dtype == kBfloat16 && f.number == 7) {
+    } else if (t.dtype == kBfloat16 && f.number() == 7) {
       gather_varints(f, 2, &int_fallback);  // very old producers
     }
   }
@@ -240,7 +240,7 @@ void GraphScanner::locate_graph(std::string_view bytes, const std::vector<uint32
       wire::Field f;
       bool found = false;
       while (cursor.next(&f)) {
-        if (f.number == number && f.type == wire::kLengthDelimited) {
+        if (f.number() == number && f.type() == wire::kLengthDelimited) {
           bytes = f.bytes;
           found = true;
           break;
@@ -262,8 +262,8 @@ void parse_node(std::string_view bytes, GraphNode* node) {
   wire::Cursor cursor(bytes, "NodeDef");
   wire::Field f;
   while (cursor.next(&f)) {
-    if (f.type != wire::kLengthDelimited) continue;
-    switch (f.number) {
+    if (f.type() != wire::kLengthDelimited) continue;
+    switch (f.number()) {
       case 1: node->name = f.bytes; break;
       case 2: node->op = f.bytes; break;
       case 3: node->inputs.push_back(f.bytes); break;
@@ -273,15 +273,15 @@ void parse_node(std::string_view bytes, GraphNode* node) {
         wire::Cursor entry(f.bytes, "NodeDef.AttrEntry");
         wire::Field e;
         while (entry.next(&e)) {
-          if (e.number == 1 && e.type == wire::kLengthDelimited) key = e.bytes;
-          if (e.number == 2 && e.type == wire::kLengthDelimited) value = e.bytes;
+          if (e.number() == 1 && e.type() == wire::kLengthDelimited) key = e.bytes;
+          if (e.number() == 2 && e.type() == wire::kLengthDelimited) value = e.bytes;
         }
         if (key == "value" || key == "dtype") {
           wire::Cursor attr(value, "AttrValue");
           wire::Field a;
           while (attr.next(&a)) {
-            if (key == "value" && a.number == 8 && a.type == wire::kLengthDelimited) node->value_tensor = a.bytes;
-            if (key == "dtype" && a.number == 6 && a.type == wire::kVarint) node->dtype_attr = static_cast<int32_t>(a.value);
+            if (key == "value" && a.number() == 8 && a.type() == wire::kLengthDelimited) node->value_tensor = a.bytes;
+            if (key == "dtype" && a.number() == 6 && a.type() == wire::kVarint) node->dtype_attr = static_cast<int32_t>(a.value);
           }
         }
         break;
@@ -300,7 +300,7 @@ bool GraphScanner::next(GraphNode* node) {
       if (!function_rest_.empty()) {  // inside a FunctionDef: node_def = 3
         wire::Cursor cursor(function_rest_, "FunctionDef");
         while (cursor.next(&f)) {
-          if (f.number == 3 && f.type == wire::kLengthDelimited) {
+          if (f.number() == 3 && f.type() == wire::kLengthDelimited) {
             function_rest_ = cursor.rest();
             parse_node(f.bytes, node);
             node->function = function_name_;
@@ -315,11 +315,11 @@ bool GraphScanner::next(GraphNode* node) {
         function_name_ = std::string_view();
         wire::Cursor cursor(function, "FunctionDef");
         while (cursor.next(&f)) {
-          if (f.number == 1 && f.type == wire::kLengthDelimited) {  // signature: OpDef, name = 1
+          if (f.number() == 1 && f.type() == wire::kLengthDelimited) {  // signature: OpDef, name = 1
             wire::Cursor signature(f.bytes, "OpDef");
             wire::Field s;
             while (signature.next(&s)) {
-              if (s.number == 1 && s.type == wire::kLengthDelimited) function_name_ = s.bytes;
+              if (s.number() == 1 && s.type() == wire::kLengthDelimited) function_name_ = s.bytes;
             }
           }
         }
@@ -329,15 +329,15 @@ bool GraphScanner::next(GraphNode* node) {
       wire::Cursor cursor(rest_, "GraphDef");
       if (!cursor.next(&f)) return false;
       rest_ = cursor.rest();
-      if (f.number == 1 && f.type == wire::kLengthDelimited) {
+      if (f.number() == 1 && f.type() == wire::kLengthDelimited) {
         parse_node(f.bytes, node);
         return true;
       }
-      if (f.number == 2 && f.type == wire::kLengthDelimited) {  // FunctionDefLibrary: function = 1
+      if (f.number() == 2 && f.type() == wire::kLengthDelimited) {  // FunctionDefLibrary: function = 1
         wire::Cursor library(f.bytes, "FunctionDefLibrary");
         std::vector<std::string_view> found;
         while (library.next(&f)) {
-          if (f.number == 1 && f.type == wire::kLengthDelimited) found.push_back(f.bytes);
+          if (f.number() == 1 && f.type() == wire::kLengthDelimited) found.push_back(f.bytes);
         }
         functions_.insert(functions_.end(), found.rbegin(), found.rend());  // popped from the back, in order
       }

@@ -14,9 +14,13 @@ namespace wire {
 
 enum WireType : int { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
 
+// The tag is kept whole: with separate 32-bit number and type members, GCC
+// merged `number == N && type == T` into one 64-bit load of both, which
+// stalled on store forwarding in every decoder loop.
 struct Field {
-  uint32_t number = 0;
-  WireType type = kVarint;
+  uint64_t tag = 0;       // (number << 3) | wire type
+  uint32_t number() const { return static_cast<uint32_t>(tag >> 3); }
+  WireType type() const { return static_cast<WireType>(tag & 7); }
   uint64_t value = 0;     // kVarint, kFixed64, kFixed32
   std::string_view bytes;  // kLengthDelimited: the payload, pointing into the input
 };
@@ -62,11 +66,11 @@ inline void put_fixed32_field(std::string* out, uint32_t number, uint32_t v) {
 
 template <typename Fn>
 void for_each_varint(const Field& field, const char* what, Fn fn) {
-  if (field.type == kVarint) {
+  if (field.type() == kVarint) {
     fn(field.value);
     return;
   }
-  if (field.type != kLengthDelimited) throw_malformed(what, "repeated integer field has a wrong wire type");
+  if (field.type() != kLengthDelimited) throw_malformed(what, "repeated integer field has a wrong wire type");
   std::string_view packed = field.bytes;
   while (!packed.empty()) {
     uint64_t v;
@@ -81,9 +85,8 @@ bool Cursor::next(Field* field) {
   if (!get_varint64(&rest_, &key)) throw_malformed(what_, "truncated field key");
   const uint64_t number = key >> 3;
   if (number == 0 || number > 0x1fffffff) throw_malformed(what_, "invalid field number");
-  field->number = static_cast<uint32_t>(number);
-  field->type = static_cast<WireType>(key & 7);
-  switch (field->type) {
+  field->tag = key;
+  switch (field->type()) {
     case kVarint:
       if (!get_varint64(&rest_, &field->value)) throw_malformed(what_, "truncated varint");
       return true;

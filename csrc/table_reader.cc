@@ -22,8 +22,9 @@ void scan_table(std::string_view file, const std::string& file_name,
   const std::string_view index_contents = read_block(file, index, file_name);
   read_block(file, metaindex, file_name);  // unused, but its checksum must hold
 
-  std::string previous_key;
-  bool first = true;
+  // BlockIterator checks the order inside a block; here, across blocks.
+  std::string last_key_of_previous_block;
+  bool first_block = true;
   BlockIterator index_entries(index_contents, file_name);
   while (index_entries.next()) {
     std::string_view handle_bytes = index_entries.value();
@@ -32,13 +33,17 @@ void scan_table(std::string_view file, const std::string& file_name,
       throw DataLoss(file_name + ": bad block handle in the index block");
     }
     BlockIterator entries(read_block(file, data_handle, file_name), file_name);
+    bool first_in_block = true;
     while (entries.next()) {
-      if (!first && entries.key() <= std::string_view(previous_key)) {
+      if (first_in_block && !first_block && entries.key() <= std::string_view(last_key_of_previous_block)) {
         throw DataLoss(file_name + ": keys are not in strictly increasing order");
       }
+      first_in_block = false;
       visit(entries.key(), entries.value());
-      previous_key.assign(entries.key());
-      first = false;
+    }
+    if (!first_in_block) {
+      last_key_of_previous_block.assign(entries.key());
+      first_block = false;
     }
   }
 }
