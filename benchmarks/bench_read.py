@@ -15,7 +15,7 @@ import tempfile
 
 import numpy as np
 
-from common import median_seconds, memcpy_floor, page_cache_read_floor, report
+from common import interleaved_medians, median_seconds, memcpy_floor, page_cache_read_floor, report
 
 import tfbundle
 
@@ -134,10 +134,12 @@ def bench_many(tf, prefix: str, repeats: int) -> None:
         with tfbundle.open(prefix) as c:
             return c.get_variable_to_shape_map()
 
-    results = {"tfbundle open + get_variable_to_shape_map": median_seconds(ours, repeats)}
+    contenders = {"tfbundle open + get_variable_to_shape_map": ours}
     if tf is not None:
-        results["tf.train.load_checkpoint + shape map"] = median_seconds(
-            lambda: tf.train.load_checkpoint(prefix).get_variable_to_shape_map(), repeats)
+        contenders["tf.train.load_checkpoint + shape map"] = (
+            lambda: tf.train.load_checkpoint(prefix).get_variable_to_shape_map())
+    # Each run takes milliseconds: many interleaved runs steady the medians.
+    results = interleaved_medians(contenders, repeats=max(repeats, 31))
     n = len(ours())
     report(f"Open and list a {n}-entry checkpoint", results, baseline="tfbundle open + get_variable_to_shape_map")
     if tf is not None:
