@@ -142,11 +142,11 @@ class GcPause {
 // millisecond) at the next allocation. The dict holding only untracked
 // values then stays untracked too. (A caller who later stores the list
 // inside itself makes a cycle the GC will not collect: a leak, never a crash.)
-PyObject* new_shape_list(const Dims& shape) {
-  PyObject* l = PyList_New(static_cast<Py_ssize_t>(shape.size()));
+PyObject* new_shape_list(const int64_t* dims, size_t rank) {
+  PyObject* l = PyList_New(static_cast<Py_ssize_t>(rank));
   if (l == nullptr) throw py::error_already_set();
-  for (size_t i = 0; i < shape.size(); i++) {
-    PyObject* v = PyLong_FromLongLong(shape[i]);
+  for (size_t i = 0; i < rank; i++) {
+    PyObject* v = PyLong_FromLongLong(dims[i]);
     if (v == nullptr) {
       Py_DECREF(l);
       throw py::error_already_set();
@@ -157,7 +157,7 @@ PyObject* new_shape_list(const Dims& shape) {
   return l;
 }
 
-// {key: value_of(entry)} over the visible entries; value_of returns a new reference.
+// {key: value_of(i)} over the visible entries i; value_of returns a new reference.
 template <typename ValueOf>
 py::dict entry_dict(const BundleReader& r, ValueOf value_of) {
   GcPause pause;
@@ -172,7 +172,7 @@ py::dict entry_dict(const BundleReader& r, ValueOf value_of) {
   for (size_t i = 0; i < r.num_entries(); i++) {
     if (r.hidden(i)) continue;
     py::str key = key_str(r.key(i));
-    py::object value = py::reinterpret_steal<py::object>(value_of(r.entry(i)));
+    py::object value = py::reinterpret_steal<py::object>(value_of(i));
     holds_tracked = holds_tracked || PyObject_GC_IsTracked(value.ptr());
     if (PyDict_SetItem(out.ptr(), key.ptr(), value.ptr()) != 0) throw py::error_already_set();
   }
@@ -364,7 +364,7 @@ PYBIND11_MODULE(_core, m) {
            }, py::arg("include_hidden") = false)
       .def("contains", [](const BundleReader& r, py::handle key) {
              if (!PyUnicode_Check(key.ptr()) && !PyBytes_Check(key.ptr())) return false;
-             return r.find(key_bytes(key)) != nullptr;
+             return r.contains(key_bytes(key));
            })
       .def("info", [](const BundleReader& r, py::handle key) {
              const BundleEntry& e = r.get(key_bytes(key));
@@ -385,10 +385,10 @@ PYBIND11_MODULE(_core, m) {
              return d;
            }, "The raw BundleEntryProto fields of a key, as a dict.")
       .def("shape_map", [](const BundleReader& r) {
-             return entry_dict(r, [](const BundleEntry& e) { return new_shape_list(e.shape); });
+             return entry_dict(r, [&r](size_t i) { return new_shape_list(r.dims(i), r.rank(i)); });
            }, "{key: shape as a list}, as tf.train's reader returns it.")
       .def("dtype_map", [](const BundleReader& r) {
-             return entry_dict(r, [](const BundleEntry& e) { return PyLong_FromLong(e.dtype); });
+             return entry_dict(r, [&r](size_t i) { return PyLong_FromLong(r.dtype(i)); });
            })
       .def("slices", [](const BundleReader& r, py::handle key) {
              const std::string name = key_bytes(key);

@@ -77,7 +77,7 @@ class Dims {
   // size_ <= capacity_, and capacity_ == kInline while heap_ is null.
   uint32_t size_ = 0;  // decode_shape_proto caps shapes at 254 dims
   uint32_t capacity_ = kInline;
-  int64_t inline_[kInline] = {};
+  int64_t inline_[kInline];  // only [0, size_) is ever read
   std::unique_ptr<int64_t[]> heap_;
 };
 
