@@ -461,6 +461,30 @@ PYBIND11_MODULE(_core, m) {
              py::gil_scoped_release release;
              w.add(k, dtype, dims, info.ptr, static_cast<size_t>(info.size * info.itemsize), shard);
            }, py::arg("key"), py::arg("dtype"), py::arg("shape"), py::arg("data"), py::arg("shard") = -1)
+      .def("add_batch", [](BundleWriter& w, const py::list& batch) {
+             // (key, dtype, shape, data, shard) tuples; `batch` keeps every buffer alive.
+             std::vector<BundleWriter::Item> items;
+             std::vector<py::buffer_info> buffers;
+             items.reserve(batch.size());
+             buffers.reserve(batch.size());
+             for (auto entry : batch) {
+               auto t = entry.cast<py::tuple>();
+               if (t.size() != 5) throw py::value_error("add_batch takes (key, dtype, shape, data, shard) tuples");
+               buffers.push_back(t[3].cast<py::buffer>().request());
+               const py::buffer_info& info = buffers.back();
+               if (!PyBuffer_IsContiguous(info.view(), 'C')) throw py::value_error("tensor data must be C-contiguous");
+               BundleWriter::Item it;
+               it.key = key_bytes(t[0]);
+               it.dtype = t[1].cast<int32_t>();
+               it.shape = shape_vector(t[2].cast<py::sequence>());
+               it.data = info.ptr;
+               it.n = static_cast<size_t>(info.size * info.itemsize);
+               it.shard = t[4].cast<int32_t>();
+               items.push_back(std::move(it));
+             }
+             py::gil_scoped_release release;
+             w.add_batch(items);
+           }, py::arg("batch"), "Adds fixed-size tensors, writing different shards concurrently.")
       .def("add_strings", [](BundleWriter& w, py::handle key, const py::sequence& shape, const py::list& items,
                              int32_t shard) {
              const std::string k = key_bytes(key);

@@ -33,6 +33,20 @@ class BundleWriter {
   // `shard` picks the data shard; < 0 picks the one with the fewest bytes.
   void add(const std::string& key, int32_t dtype, const Dims& shape, const void* data, size_t n,
            int32_t shard = -1);
+  // One fixed-size tensor of a batch (see add_batch).
+  struct Item {
+    std::string key;
+    int32_t dtype = 0;
+    Dims shape;
+    const void* data = nullptr;  // n bytes in host order
+    size_t n = 0;
+    int32_t shard = -1;  // < 0: the emptiest data shard, counting the batch
+  };
+  // Adds fixed-size tensors as add() would one after another (same shards,
+  // same offsets, same files), but writes different shards concurrently, one
+  // thread per core. Everything is validated before a byte is written; if a
+  // write fails, the writer aborts and the error is rethrown.
+  void add_batch(const std::vector<Item>& items);
   // Adds a DT_STRING tensor.
   void add_strings(const std::string& key, const Dims& shape,
                    const std::vector<std::string_view>& items, int32_t shard = -1);
@@ -69,6 +83,7 @@ class BundleWriter {
     int fd = -1;
     uint64_t size = 0;    // bytes appended so far
     std::string pending;  // appended but not yet written
+    bool can_reserve = true;  // false once fallocate proved unsupported
   };
   struct Partitioned {
     int32_t dtype = 0;
@@ -84,8 +99,15 @@ class BundleWriter {
   uint32_t append_entry(const std::string& key, int32_t dtype, const Dims& shape, size_t shard,
                         const char* payload, size_t n);
   // Appends to a shard and returns the unmasked checksum of the bytes.
-  uint32_t append(Shard* shard, const char* data, size_t n);
+  // `overlap_crc` lets a large payload be checksummed on another thread
+  // while it is written (off when shards are already written in parallel).
+  uint32_t append(Shard* shard, const char* data, size_t n, bool overlap_crc = true);
+  // Checks a fixed-size tensor's key, dtype and size against its shape.
+  void check_fixed(const std::string& key, int32_t dtype, const Dims& shape, size_t n) const;
   void write_pending(Shard* shard);
+  // Reserves disk blocks for the next n bytes of `shard`, which are about to
+  // be written at its current end on disk (best effort; see the .cc).
+  void reserve(Shard* shard, size_t n);
   void write_all(int fd, const std::string& path, const char* data, size_t n);
   std::string build_index();
   void commit(bool sync);

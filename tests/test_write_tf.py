@@ -50,6 +50,20 @@ def test_tensorflow_reads_every_dtype(tf, tmp_path, num_shards):
         assert shard_ids == {0, 1, 2}
 
 
+@pytest.mark.parametrize("num_shards", [1, 2])
+def test_tensorflow_reads_large_tensors_written_concurrently(tf, tmp_path, num_shards):
+    """Tensors of several MiB take the paths where the checksum runs beside
+    the write and shards are written by parallel threads; TF checks both."""
+    rng = np.random.default_rng(3)
+    tensors = {f"layer{i}/kernel": rng.normal(size=(1024, 1280 + 64 * i)).astype(np.float32) for i in range(4)}
+    tensors["layer0/bias"] = np.arange(7, dtype=np.float32)
+    prefix = str(tmp_path / "ckpt")
+    tfbundle.save(tensors, prefix, num_shards=num_shards)
+    reader = tf.train.load_checkpoint(prefix)
+    for name, value in tensors.items():
+        assert_same_array(reader.get_tensor(name), value, name)
+
+
 def _same_tensors_both_ways(tf, tmp_path, tensors, specs=None):
     """Saves through SaveV2 and through tfbundle in the same order; returns
     the two prefixes."""

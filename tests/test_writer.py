@@ -130,6 +130,74 @@ def test_shards_balance_by_bytes(tmp_path):
     assert shard_bytes == [1000, 520, 520]  # each tensor to the emptiest shard
 
 
+def _mixed_tensors():
+    rng = np.random.default_rng(7)
+    return {
+        "big/a": rng.normal(size=(1024, 1536)).astype(np.float32),  # 6 MiB: checksummed beside the write
+        "small": np.arange(10, dtype=np.int16),
+        "words": np.array([b"x", b"", "\u00e9".encode()], dtype=object),
+        "big/b": rng.integers(0, 255, size=5 << 20, dtype=np.uint8),
+        "scalar": np.float64(2.5),
+        "empty": np.zeros((0, 4), np.float32),
+        "strided": np.arange(400, dtype=np.int64).reshape(20, 20)[::3, ::2],
+        "mid": np.ones(300_000, np.float32),
+    }
+
+
+@pytest.mark.parametrize("num_shards", [1, 3])
+def test_add_all_writes_what_add_writes(tmp_path, num_shards):
+    """save() writes shards concurrently; the files must be byte for byte
+    those of add() called once per tensor (same shards, offsets, index)."""
+    tensors = _mixed_tensors()
+    tfbundle.save(tensors, tmp_path / "batched", num_shards=num_shards)
+    with tfbundle.Writer(tmp_path / "one_by_one", num_shards=num_shards) as w:
+        for name, value in tensors.items():
+            w.add(name, value)
+    for suffix in ["index"] + [f"data-{i:05d}-of-{num_shards:05d}" for i in range(num_shards)]:
+        assert _bytes(tmp_path / f"batched.{suffix}") == _bytes(tmp_path / f"one_by_one.{suffix}"), suffix
+    with tfbundle.open(tmp_path / "batched") as ckpt:
+        ckpt.verify()
+        for name, value in tensors.items():
+            assert_same_array(ckpt.get_tensor(name), value, name)
+
+
+def test_add_all_rejects_duplicates_before_writing(tmp_path):
+    with tfbundle.Writer(tmp_path / "c") as w:
+        w.add("a", np.ones(3))
+        with pytest.raises(ValueError, match="duplicate key 'a'"):
+            w.add_all({"b": np.ones(3), "a": np.zeros(3)})
+        w.add_all({"b": np.ones(3)})  # nothing of the rejected batch was kept
+    assert tfbundle.open(tmp_path / "c").keys() == ["a", "b"]
+
+
+_FSIZE_SCRIPT = r"""
+import os, resource, signal, sys
+import numpy as np
+import tfbundle
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (8 << 20, 8 << 20))
+try:
+    tfbundle.save({f"t{i}": np.ones(1 << 20, np.float32) for i in range(6)}, sys.argv[1], num_shards=2)
+except OSError as e:
+    print("OSError", e.errno)
+"""
+
+
+def test_failed_concurrent_write_removes_every_file(tmp_path):
+    """A write that fails while shards are written in parallel (here: a
+    file-size limit, as a full disk would) raises OSError and leaves nothing."""
+    out = subprocess.run([sys.executable, "-c", _FSIZE_SCRIPT, str(tmp_path / "ckpt")], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "OSError 27", out.stdout  # EFBIG
+    assert files_in(tmp_path) == []
+
+
+def _bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 _DTYPES = ["float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "uint16",
            "uint32", "uint64", "bool", "complex64", "complex128", "float8_e4m3fn", "int4", "string"]
 

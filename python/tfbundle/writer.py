@@ -16,6 +16,9 @@ from ._arrays import c_contiguous
 from ._lazy import numpy as np
 from .dtypes import STRING, DType, as_dtype
 
+# Writer.add_all hands numeric tensors to the core in windows of this many bytes.
+_BATCH_BYTES = 512 * 2**20
+
 if TYPE_CHECKING:
     import numpy
 
@@ -161,6 +164,33 @@ class Writer:
         else:
             self._core.add(key, dt.enum, arr.shape, arr.reshape(-1).view(np.uint8), shard)
 
+    def add_all(self, tensors: Mapping[str, Any]) -> None:
+        """Adds every ``{name: array}`` of a mapping, in its order, exactly as
+        ``add`` one at a time would (same shards, same bytes); with several
+        shards, different shards are written concurrently, one thread per
+        core. Numeric tensors are gathered in windows of about 512 MiB, so
+        inputs that need converting are held at most a window at a time.
+
+        Example:
+            >>> with Writer("out/ckpt-1", num_shards=2) as w:           # doctest: +SKIP
+            ...     w.add_all({"a": np.zeros(4, np.float32), "b": np.ones(4, np.float32)})
+        """
+        batch: list = []
+        held = 0
+        for name, value in tensors.items():
+            arr, dt = as_tensor(name, value, None)
+            if dt == STRING:  # encoded in C++ one by one, after what came before
+                self._core.add_batch(batch)
+                batch, held = [], 0
+                self._add_array(name, arr, dt)
+                continue
+            batch.append((name, dt.enum, arr.shape, arr.reshape(-1).view(np.uint8), -1))
+            held += arr.nbytes
+            if held >= _BATCH_BYTES:
+                self._core.add_batch(batch)
+                batch, held = [], 0
+        self._core.add_batch(batch)
+
     def add_slice(self, name: str, full_shape: Sequence[int], slice_spec: str, value: Any, *, dtype: Any = None) -> None:
         """Writes one slice of the partitioned variable ``name``, as TF1's
         ``partitioner=`` saves them. ``slice_spec`` is TensorFlow's syntax,
@@ -240,8 +270,7 @@ def save(tensors: Mapping[str, Any], prefix: "paths.PathLike", *, num_shards: in
         'out/ckpt-1'
     """
     with Writer(prefix, num_shards=num_shards, sync=sync) as w:
-        for name, value in tensors.items():
-            w.add(name, value)
+        w.add_all(tensors)
     return w.prefix
 
 
