@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bundle_entry.h"
+#include "entry_table.h"
 #include "mapped_file.h"
 
 namespace tfbundle {
@@ -46,19 +47,17 @@ class BundleReader {
 
   // Entries other than the header, in key order; hidden() marks the entries
   // that hold one slice of a partitioned variable (TF hides those too).
-  size_t num_entries() const { return records_.size(); }
-  std::string_view key(size_t i) const {
-    return std::string_view(key_bytes_).substr(key_ends_[i], key_ends_[i + 1] - key_ends_[i]);
-  }
-  bool hidden(size_t i) const { return records_[i].hidden; }
-  int32_t dtype(size_t i) const { return records_[i].dtype; }
+  size_t num_entries() const { return table_.size(); }
+  std::string_view key(size_t i) const { return table_.key(i); }
+  bool hidden(size_t i) const { return table_.hidden(i); }
+  int32_t dtype(size_t i) const { return table_.dtype(i); }
   // The dims of entry i: dims(i)[0 .. rank(i)).
-  const int64_t* dims(size_t i) const { return dims_.data() + records_[i].dims_at; }
-  size_t rank(size_t i) const { return records_[i].rank; }
+  const int64_t* dims(size_t i) const { return table_.dims(i); }
+  size_t rank(size_t i) const { return table_.rank(i); }
   // The whole entry, assembled (cheap, but not free: per-tensor paths only).
-  BundleEntry entry(size_t i) const;
+  BundleEntry entry(size_t i) const { return table_.entry(i); }
 
-  bool contains(std::string_view key) const { return position(key) < records_.size(); }
+  bool contains(std::string_view key) const { return table_.position(key) < table_.size(); }
   // The entry for `key`; throws NotFound when absent.
   BundleEntry get(std::string_view key) const;
 
@@ -97,36 +96,13 @@ class BundleReader {
   // Fixed-size entries: checks size == elements × element size.
   void check_fixed_size(std::string_view key, const BundleEntry& e) const;
   [[noreturn]] void fail(std::string_view key, const std::string& problem) const;
-  // The position of `key` among the entries, or num_entries() when absent.
-  size_t position(std::string_view key) const;
+  // Decodes the index's entries into table_ and its header into header_.
+  void load_index(std::string_view bytes);
 
   std::string prefix_;
   std::string index_path_;
   BundleHeader header_;
-  // One entry, compactly: opening a checkpoint of a million keys keeps a
-  // million of these, so shapes and slices live in side arrays.
-  struct Record {
-    int64_t offset;
-    int64_t size;
-    uint32_t dims_at;    // dims_[dims_at, dims_at + rank)
-    uint32_t slices_at;  // slices_[slices_at], or kNoSlices
-    int32_t shard_id;
-    int32_t dtype;
-    uint32_t masked_crc;
-    uint16_t rank;  // <= 254, checked by decode_entry
-    bool has_crc;
-    bool hidden;
-  };
-  static constexpr uint32_t kNoSlices = UINT32_MAX;
-  void append(const BundleEntry& e);
-
-  // Every key, concatenated in order: key i is key_bytes_[key_ends_[i],
-  // key_ends_[i + 1]) (one allocation for all keys instead of one each).
-  std::string key_bytes_;
-  std::vector<size_t> key_ends_;
-  std::vector<Record> records_;
-  std::vector<int64_t> dims_;
-  std::vector<std::vector<SliceExtents>> slices_;
+  EntryTable table_;
 
   mutable std::mutex shards_mu_;
   mutable std::vector<std::shared_ptr<MappedFile>> shards_;
