@@ -15,9 +15,12 @@ targets=("$@")
 out=fuzz/out
 mkdir -p "$out"
 CXX=${CXX:-clang++}
-core=(csrc/crc32c.cc csrc/crc32c_sse42.cc csrc/crc32c_armv8.cc csrc/proto_wire.cc csrc/block.cc
-      csrc/table_reader.cc csrc/table_builder.cc csrc/mapped_file.cc csrc/file_copy.cc csrc/buffer_pool.cc csrc/bundle_entry.cc csrc/slice_key.cc
-      csrc/tensor_strings.cc csrc/bundle_reader.cc csrc/bundle_writer.cc csrc/graph_scan.cc)
+# Every core source (all of csrc/ but the Python bindings), so a new file
+# cannot be forgotten here.
+core=()
+for source in csrc/*.cc; do
+  [ "$source" = csrc/bindings.cc ] || core+=("$source")
+done
 arch_flags=()
 [ "$(uname -m)" = x86_64 ] && arch_flags=(-msse4.2)
 [ -d "$out/seeds" ] || python fuzz/make_seeds.py "$out/seeds"
