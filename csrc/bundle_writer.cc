@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -93,7 +94,7 @@ BundleWriter::BundleWriter(std::string prefix, int32_t num_shards) : prefix_(std
 }
 
 BundleWriter::~BundleWriter() {
-  if (state_ == kOpen) abort();
+  if (state_ == kOpen) discard();
 }
 
 std::vector<std::string> BundleWriter::data_paths() const {
@@ -205,12 +206,14 @@ void BundleWriter::check_fixed(const std::string& key, int32_t dtype, const Dims
 
 void BundleWriter::add(const std::string& key, int32_t dtype, const Dims& shape, const void* data,
                        size_t n, int32_t shard) {
+  std::lock_guard<std::mutex> lock(mu_);
   check_fixed(key, dtype, shape, n);
   const uint32_t crc = append_entry(key, dtype, shape, pick_shard(key, shard), static_cast<const char*>(data), n);
   entries_[key].masked_crc = crc32c::mask(crc);
 }
 
 void BundleWriter::add_batch(const std::vector<Item>& items) {
+  std::lock_guard<std::mutex> lock(mu_);
   // Validate everything and pick every shard first: the same choices, in the
   // same order, as a sequence of add() calls would make.
   std::vector<uint64_t> planned;
@@ -257,7 +260,7 @@ void BundleWriter::add_batch(const std::vector<Item>& items) {
       }
     });
   } catch (...) {
-    abort();  // shards hold bytes no entry describes: nothing here can be kept
+    discard();  // shards hold bytes no entry describes: nothing here can be kept
     throw;
   }
   for (size_t i = 0; i < items.size(); i++) entries_.emplace(items[i].key, std::move(done[i]));
@@ -279,6 +282,7 @@ uint32_t BundleWriter::append_entry(const std::string& key, int32_t dtype, const
 
 void BundleWriter::add_strings(const std::string& key, const Dims& shape,
                                const std::vector<std::string_view>& items, int32_t shard) {
+  std::lock_guard<std::mutex> lock(mu_);
   check_new_key(key);
   if (product(shape) != static_cast<int64_t>(items.size())) {
     throw InvalidArgument("key '" + key + "': " + std::to_string(items.size()) + " strings do not match the shape");
@@ -291,6 +295,7 @@ void BundleWriter::add_strings(const std::string& key, const Dims& shape,
 
 void BundleWriter::add_encoded(const std::string& key, int32_t dtype, const Dims& shape,
                                const void* payload, size_t n, uint32_t masked_crc, int32_t shard) {
+  std::lock_guard<std::mutex> lock(mu_);
   check_new_key(key);
   product(shape);  // validates the dims
   append_entry(key, dtype, shape, pick_shard(key, shard), static_cast<const char*>(payload), n);
@@ -300,6 +305,7 @@ void BundleWriter::add_encoded(const std::string& key, int32_t dtype, const Dims
 void BundleWriter::add_from_file(const std::string& key, int32_t dtype, const Dims& shape,
                                  const MappedFile& file, uint64_t offset, size_t n, uint32_t masked_crc,
                                  int32_t shard) {
+  std::lock_guard<std::mutex> lock(mu_);
   check_new_key(key);
   product(shape);  // validates the dims
   const size_t id = pick_shard(key, shard);
@@ -332,6 +338,7 @@ void BundleWriter::add_from_file(const std::string& key, int32_t dtype, const Di
 
 void BundleWriter::add_slice_of(const std::string& name, int32_t dtype, const std::vector<int64_t>& full_shape,
                                 const SliceExtents& slice) {
+  std::lock_guard<std::mutex> lock(mu_);
   if (name.empty()) throw InvalidArgument("the empty key is reserved for the bundle header");
   if (entries_.count(name) != 0) throw InvalidArgument("duplicate key '" + name + "'");
   if (slice.size() != full_shape.size()) {
@@ -430,17 +437,28 @@ void BundleWriter::commit(bool sync) {
 }
 
 void BundleWriter::finish(bool sync) {
+  std::lock_guard<std::mutex> lock(mu_);
   if (state_ != kOpen) throw InvalidArgument("the writer for " + prefix_ + " is already closed");
   try {
     commit(sync);
   } catch (...) {
-    abort();
+    discard();
     throw;
   }
   state_ = kFinished;
 }
 
+bool BundleWriter::finished() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_ != kOpen;
+}
+
 void BundleWriter::abort() {
+  std::lock_guard<std::mutex> lock(mu_);
+  discard();
+}
+
+void BundleWriter::discard() {
   for (Shard& s : shards_) {
     if (s.fd >= 0) ::close(s.fd);
     s.fd = -1;

@@ -6,10 +6,15 @@
 // (`<final>.tfbundle-tmp.<host>.<pid>.<random>`) and renamed by finish(): the data shards
 // first, the index last, so the index's appearance marks a complete bundle.
 // abort() (and the destructor of an unfinished writer) removes them all.
+//
+// Every public method may be called from several threads at once: they take
+// turns (one lock), so callers that release the GIL cannot interleave their
+// updates of a shard.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,7 +77,7 @@ class BundleWriter {
   void abort();
 
   const std::string& prefix() const { return prefix_; }
-  bool finished() const { return state_ != kOpen; }
+  bool finished() const;
   // Final paths of the data files, in shard order.
   std::vector<std::string> data_paths() const;
 
@@ -110,9 +115,12 @@ class BundleWriter {
   void reserve(Shard* shard, size_t n);
   void write_all(int fd, const std::string& path, const char* data, size_t n);
   std::string build_index();
+  // Closes and removes every temporary file (abort() without the lock).
+  void discard();
   void commit(bool sync);
 
   enum State { kOpen, kFinished, kAborted };
+  mutable std::mutex mu_;  // held by every public method
   std::string prefix_;
   std::vector<Shard> shards_;
   std::map<std::string, BundleEntry> entries_;  // std::string orders bytewise

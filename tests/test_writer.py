@@ -193,6 +193,21 @@ def test_failed_concurrent_write_removes_every_file(tmp_path):
     assert files_in(tmp_path) == []
 
 
+def test_threads_may_share_one_writer(tmp_path):
+    """add() releases the GIL; threads adding to one Writer take turns in the
+    core instead of interleaving their updates of a shard."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tensors = {f"t{i:03d}": np.full(50_000 + 97 * i, i, np.int32) for i in range(64)}
+    with tfbundle.Writer(tmp_path / "c", num_shards=3) as w:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda item: w.add(*item), tensors.items()))
+    with tfbundle.open(tmp_path / "c") as ckpt:
+        ckpt.verify()
+        for name, value in tensors.items():
+            assert_same_array(ckpt.get_tensor(name), value, name)
+
+
 def _bytes(path):
     with open(path, "rb") as f:
         return f.read()
