@@ -170,7 +170,7 @@ uint32_t BundleWriter::append(Shard* shard, const char* data, size_t n, bool ove
   } else {
     write_pending(shard);
     reserve(shard, n);
-    if (overlap_crc && n >= kOverlapCrcMin && std::thread::hardware_concurrency() > 1) {
+    if (overlap_crc && n >= kOverlapCrcMin && hardware_threads() > 1) {
       // The kernel's copy into the page cache is the bottleneck: checksum on
       // another core meanwhile (both only read `data`).
       std::thread checksum([&crc, data, n] { crc = crc32c::value(data, n); });

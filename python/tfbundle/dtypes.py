@@ -130,6 +130,16 @@ def _numpy_table() -> Dict[Any, DType]:
     return _BY_NUMPY
 
 
+def numpy_dtypes_by_enum() -> Dict[int, "np.dtype"]:
+    """``{enum: numpy dtype}`` for every fixed-size type with a numpy form.
+
+    Example:
+        >>> numpy_dtypes_by_enum()[1]
+        dtype('float32')
+    """
+    return {d.enum: d.numpy_dtype for d in _BY_ENUM.values() if d.itemsize and d._numpy_name is not None}
+
+
 def as_dtype(value: Any) -> DType:
     """Converts a DType, enum number, name or numpy dtype to a :class:`DType`.
 

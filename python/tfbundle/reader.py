@@ -12,8 +12,19 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from . import _core, paths
 from ._lazy import numpy as np
-from .dtypes import DType, from_enum
+from .dtypes import DType, from_enum, numpy_dtypes_by_enum
 from .errors import DataLossError
+
+_numpy_dtypes_registered = False
+
+
+def _register_numpy_dtypes() -> None:
+    """Tells the core, once, which numpy dtype each TF type reads as (it
+    needs numpy and ml_dtypes, which ``import tfbundle`` does not load)."""
+    global _numpy_dtypes_registered
+    if not _numpy_dtypes_registered:
+        _core.register_numpy_dtypes(numpy_dtypes_by_enum())
+        _numpy_dtypes_registered = True
 
 if TYPE_CHECKING:
     import numpy
@@ -115,10 +126,15 @@ class CheckpointReader:
             >>> w = ckpt.get_tensor("dense/kernel")              # doctest: +SKIP
             >>> view = ckpt.get_tensor("dense/kernel", copy=False)  # doctest: +SKIP
         """
-        enum, shape, partitioned = self._core.info(name)
-        dtype = from_enum(enum)
         if verify is None:
             verify = copy
+        if copy:
+            _register_numpy_dtypes()
+            out = self._core.read_tensor(name, verify)
+            if out is not None:  # else: strings, slices or big-endian bytes
+                return out
+        enum, shape, partitioned = self._core.info(name)
+        dtype = from_enum(enum)
         if partitioned:
             return self._assemble(name, dtype, shape, verify)
         return self._read_entry(name, dtype, shape, copy, verify)
