@@ -525,23 +525,23 @@ PYBIND11_MODULE(_core, m) {
              w.add(k, dtype, dims, info.ptr, static_cast<size_t>(info.size * info.itemsize), shard);
            }, py::arg("key"), py::arg("dtype"), py::arg("shape"), py::arg("data"), py::arg("shard") = -1)
       .def("add_batch", [](BundleWriter& w, const py::list& batch) {
-             // (key, dtype, shape, data, shard) tuples; `batch` keeps every buffer alive.
+             // (key, dtype, shape, C-contiguous ndarray, shard) tuples; `batch`
+             // keeps every array alive. Arrays are read through numpy's own
+             // API: the buffer protocol refuses ml_dtypes types (bfloat16...).
              std::vector<BundleWriter::Item> items;
-             std::vector<py::buffer_info> buffers;
              items.reserve(batch.size());
-             buffers.reserve(batch.size());
              for (auto entry : batch) {
                auto t = entry.cast<py::tuple>();
                if (t.size() != 5) throw py::value_error("add_batch takes (key, dtype, shape, data, shard) tuples");
-               buffers.push_back(t[3].cast<py::buffer>().request());
-               const py::buffer_info& info = buffers.back();
-               if (!PyBuffer_IsContiguous(info.view(), 'C')) throw py::value_error("tensor data must be C-contiguous");
+               if (!py::isinstance<py::array>(t[3])) throw py::type_error("add_batch data must be numpy arrays");
+               auto data = py::reinterpret_borrow<py::array>(t[3]);
+               if (!(data.flags() & py::array::c_style)) throw py::value_error("tensor data must be C-contiguous");
                BundleWriter::Item it;
                it.key = key_bytes(t[0]);
                it.dtype = t[1].cast<int32_t>();
                it.shape = shape_vector(t[2].cast<py::sequence>());
-               it.data = info.ptr;
-               it.n = static_cast<size_t>(info.size * info.itemsize);
+               it.data = data.data();
+               it.n = static_cast<size_t>(data.nbytes());
                it.shard = t[4].cast<int32_t>();
                items.push_back(std::move(it));
              }

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence, Tuple
 from . import _core, paths
 from ._arrays import c_contiguous
 from ._lazy import numpy as np
-from .dtypes import STRING, DType, as_dtype
+from .dtypes import STRING, DType, _numpy_table, as_dtype
 
 # Writer.add_all hands numeric tensors to the core in windows of this many bytes.
 _BATCH_BYTES = 512 * 2**20
@@ -87,6 +87,11 @@ def as_tensor(name: str, value: Any, dtype: Any = None) -> Tuple["numpy.ndarray"
         >>> dt.name, arr.shape
         ('bfloat16', (2,))
     """
+    if dtype is None and type(value) is np.ndarray and value.flags.c_contiguous:
+        # The common case, first: a numeric array to store as it is.
+        known = _numpy_table().get(value.dtype)
+        if known is not None and not known.is_variable_length:
+            return value, known
     if isinstance(value, (bytes, str)) or _is_string_sequence(value):
         arr = np.empty((), dtype=object) if isinstance(value, (bytes, str)) else None
         if arr is not None:
@@ -179,12 +184,12 @@ class Writer:
         held = 0
         for name, value in tensors.items():
             arr, dt = as_tensor(name, value, None)
-            if dt == STRING:  # encoded in C++ one by one, after what came before
+            if dt is STRING:  # encoded in C++ one by one, after what came before
                 self._core.add_batch(batch)
                 batch, held = [], 0
                 self._add_array(name, arr, dt)
                 continue
-            batch.append((name, dt.enum, arr.shape, arr.reshape(-1).view(np.uint8), -1))
+            batch.append((name, dt.enum, arr.shape, arr, -1))
             held += arr.nbytes
             if held >= _BATCH_BYTES:
                 self._core.add_batch(batch)
