@@ -102,21 +102,9 @@ py::array readonly_bytes(std::shared_ptr<MappedFile> owner, std::string_view byt
   return std::move(arr);
 }
 
-// A writable 1-D uint8 array for tensor reads; large ones come from the
-// buffer pool (huge-page backed, recycled), small ones from numpy.
-py::array allocate_destination(size_t n) {
-  if (n < (4u << 20)) return py::array_t<uint8_t>(static_cast<py::ssize_t>(n));
-  auto* buffer = new Buffer(acquire_buffer(n));
-  py::capsule owner(buffer, [](void* p) {
-    auto* b = static_cast<Buffer*>(p);
-    release_buffer(*b);
-    delete b;
-  });
-  return py::array_t<uint8_t>({static_cast<py::ssize_t>(n)}, {1}, static_cast<uint8_t*>(buffer->data), owner);
-}
-
-// A new C-contiguous array of `dtype` and `shape` holding n bytes; large
-// ones live in recycled huge-page buffers, like allocate_destination's.
+// A new C-contiguous array of `dtype` and `shape` holding n bytes for a
+// tensor read: large ones come from the buffer pool (huge-page backed,
+// recycled), small ones from numpy.
 py::array allocate_array(const py::dtype& dtype, const std::vector<py::ssize_t>& shape, size_t n) {
   if (n < (4u << 20)) return py::array(dtype, shape);
   auto* buffer = new Buffer(acquire_buffer(n));
@@ -132,6 +120,11 @@ py::array allocate_array(const py::dtype& dtype, const std::vector<py::ssize_t>&
     stride *= shape[i];
   }
   return py::array(dtype, shape, strides, buffer->data, owner);
+}
+
+// A writable 1-D uint8 array of n bytes (see allocate_array).
+py::array allocate_destination(size_t n) {
+  return allocate_array(py::dtype::of<uint8_t>(), {static_cast<py::ssize_t>(n)}, n);
 }
 
 // The numpy dtype each fixed-size TensorFlow DataType reads as, by enum,
