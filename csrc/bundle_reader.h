@@ -54,8 +54,6 @@ class BundleReader {
   // The dims of entry i: dims(i)[0 .. rank(i)).
   const int64_t* dims(size_t i) const { return table_.dims(i); }
   size_t rank(size_t i) const { return table_.rank(i); }
-  // The whole entry, assembled (cheap, but not free: per-tensor paths only).
-  BundleEntry entry(size_t i) const { return table_.entry(i); }
 
   bool contains(std::string_view key) const { return table_.position(key) < table_.size(); }
   // The entry for `key`; throws NotFound when absent.

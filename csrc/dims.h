@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -18,7 +17,6 @@ class Dims {
   static constexpr size_t kInline = 6;
 
   Dims() = default;
-  Dims(std::initializer_list<int64_t> dims) { assign(dims.begin(), dims.size()); }
   // Implicit: the writer's and the bindings' shapes arrive as vectors.
   Dims(const std::vector<int64_t>& dims) { assign(dims.data(), dims.size()); }  // NOLINT
   Dims(const Dims& other) { assign(other.data(), other.size()); }
