@@ -24,6 +24,7 @@
 #include "table_builder.h"
 #include "table_reader.h"
 #include "tensor_strings.h"
+#include "v1_reader.h"
 
 namespace py = pybind11;
 using namespace tfbundle;
@@ -135,6 +136,13 @@ std::vector<py::object>& numpy_dtypes() {
   return *table;
 }
 
+// The registered numpy dtype of a TensorFlow enum, or None.
+py::object registered_dtype(int32_t dtype) {
+  auto& dtypes = numpy_dtypes();
+  if (dtype < 0 || static_cast<size_t>(dtype) >= dtypes.size() || !dtypes[static_cast<size_t>(dtype)]) return py::none();
+  return dtypes[static_cast<size_t>(dtype)];
+}
+
 // Suspends the cyclic garbage collector while a large dict or list is built:
 // tens of thousands of fresh containers would otherwise trigger repeated
 // full collections over the whole heap (costly next to TensorFlow's).
@@ -178,8 +186,8 @@ PyObject* new_shape_list(const int64_t* dims, size_t rank) {
 }
 
 // {key: value_of(i)} over the visible entries i; value_of returns a new reference.
-template <typename ValueOf>
-py::dict entry_dict(const BundleReader& r, ValueOf value_of) {
+template <typename Reader, typename ValueOf>
+py::dict entry_dict(const Reader& r, ValueOf value_of) {
   GcPause pause;
 #if PY_VERSION_HEX < 0x030D0000
   // Sized once for every key instead of growing through a dozen resizes.
@@ -380,6 +388,8 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("index_path", &BundleReader::index_path)
       .def_property_readonly("num_shards", [](const BundleReader& r) { return r.header().num_shards; })
       .def_property_readonly("big_endian", [](const BundleReader& r) { return r.header().big_endian; })
+      .def_property_readonly("verbatim", [](const BundleReader& r) { return !r.header().big_endian; },
+                             "Payloads can be viewed and copied as stored (little-endian).")
       .def_property_readonly("version", [](const BundleReader& r) {
         return py::make_tuple(r.header().producer, r.header().min_consumer, r.header().bad_consumers);
       })
@@ -441,15 +451,11 @@ PYBIND11_MODULE(_core, m) {
              // TensorFlow's time. Anything else returns None.
              const std::string k = key_bytes(key);
              const BundleEntry e = r.get(k);
-             auto& dtypes = numpy_dtypes();
-             if (!e.slices.empty() || r.header().big_endian || e.dtype < 0 ||
-                 static_cast<size_t>(e.dtype) >= dtypes.size() || !dtypes[static_cast<size_t>(e.dtype)]) {
-               return py::none();
-             }
+             py::object dtype = registered_dtype(e.dtype);
+             if (!e.slices.empty() || r.header().big_endian || dtype.is_none()) return py::none();
              const auto n = static_cast<size_t>(r.checked_size(k));
              const std::vector<py::ssize_t> shape(e.shape.begin(), e.shape.end());
-             py::array out = allocate_array(py::reinterpret_borrow<py::dtype>(dtypes[static_cast<size_t>(e.dtype)]),
-                                            shape, n);
+             py::array out = allocate_array(py::reinterpret_borrow<py::dtype>(dtype), shape, n);
              void* data = out.mutable_data();
              {
                py::gil_scoped_release release;
@@ -501,7 +507,118 @@ PYBIND11_MODULE(_core, m) {
              const std::string k = key_bytes(key);
              py::gil_scoped_release release;
              r.verify(k);
-           });
+           })
+      .def("verify_files", [](const BundleReader&) {}, "Nothing to do: opening checked every index block.");
+
+  // The V1 reader answers the calls of BundleReader that reading needs, so
+  // the Python layer serves both with one code path.
+  py::class_<V1Reader>(m, "V1Reader")
+      .def(py::init([](std::vector<std::string> files) {
+             py::gil_scoped_release release;
+             return std::make_unique<V1Reader>(std::move(files));
+           }), py::arg("files"))
+      .def_property_readonly("files", &V1Reader::files)
+      .def_property_readonly("num_shards", [](const V1Reader& r) { return r.files().size(); })
+      .def_property_readonly("big_endian", [](const V1Reader&) { return false; })
+      .def_property_readonly("verbatim", [](const V1Reader&) { return false; },
+                             "V1 values are protobuf-encoded: never viewed or copied as stored.")
+      .def("keys", [](const V1Reader& r, bool include_hidden) {
+             py::list out;
+             for (size_t i = 0; i < r.num_entries(); i++) {
+               if (include_hidden || !r.hidden(i)) out.append(key_str(r.key(i)));
+             }
+             return out;
+           }, py::arg("include_hidden") = false)
+      .def("contains", [](const V1Reader& r, py::handle key) {
+             if (!PyUnicode_Check(key.ptr()) && !PyBytes_Check(key.ptr())) return false;
+             return r.position(key_bytes(key)) < r.num_entries();
+           })
+      .def("info", [](const V1Reader& r, py::handle key) {
+             const size_t i = r.find(key_bytes(key));
+             return py::make_tuple(r.dtype(i), shape_tuple(r.shape(i)), r.partitioned(i));
+           }, "(dtype enum, shape, partitioned)")
+      .def("entry", [](const V1Reader& r, py::handle key) {
+             const size_t i = r.find(key_bytes(key));
+             py::dict d;
+             d["dtype"] = r.dtype(i);
+             d["shape"] = shape_tuple(r.shape(i));
+             py::list slices;
+             if (r.partitioned(i)) {
+               for (const V1Slice& s : r.tensor(i).slices) slices.append(extents_list(s.extents));
+             }
+             d["slices"] = slices;
+             const V1Tensor& t = r.tensor(i);
+             d["file"] = r.files()[t.slices.empty() ? 0 : t.slices[0].file];
+             return d;
+           }, "dtype, shape, slices (of a partitioned tensor) and file of a key, as a dict.")
+      .def("shape_map", [](const V1Reader& r) {
+             return entry_dict(r, [&r](size_t i) { return new_shape_list(r.shape(i).data(), r.shape(i).size()); });
+           })
+      .def("dtype_map", [](const V1Reader& r) {
+             return entry_dict(r, [&r](size_t i) { return PyLong_FromLong(r.dtype(i)); });
+           })
+      .def("slices", [](const V1Reader& r, py::handle key) {
+             const size_t i = r.find(key_bytes(key));
+             py::list out;
+             if (!r.partitioned(i)) return out;
+             for (const V1Slice& s : r.tensor(i).slices) out.append(py::make_tuple(extents_list(s.extents), key_str(s.key)));
+             return out;
+           }, "[(extents, slice key)] of a tensor stored in slices.")
+      .def("checked_size", [](const V1Reader& r, py::handle key) {
+             const size_t i = r.find(key_bytes(key));
+             py::gil_scoped_release release;
+             const V1SliceValue v = r.value(i);  // bounds the element count by the stored bytes
+             return static_cast<uint64_t>(v.slice->num_elements) * static_cast<uint64_t>(element_size(r.dtype(i)));
+           })
+      .def("read_tensor", [](const V1Reader& r, py::handle key, bool verify) -> py::object {
+             // Block checksums are always checked; V1 has no other checksum.
+             const size_t i = r.find(key_bytes(key));
+             py::object dtype = registered_dtype(r.dtype(i));
+             if (r.partitioned(i) || dtype.is_none()) return py::none();
+             V1SliceValue v;
+             {
+               py::gil_scoped_release release;
+               v = r.value(i);
+             }
+             const auto n = static_cast<size_t>(v.slice->num_elements) * static_cast<size_t>(element_size(r.dtype(i)));
+             const std::vector<py::ssize_t> shape(r.shape(i).begin(), r.shape(i).end());
+             py::array out = allocate_array(py::reinterpret_borrow<py::dtype>(dtype), shape, n);
+             void* data = out.mutable_data();
+             {
+               py::gil_scoped_release release;
+               r.decode_into(v, data, n);
+             }
+             return std::move(out);
+           }, py::arg("key"), py::arg("verify") = true,
+           "A new array holding a fixed-size tensor or slice, or None for strings and partitioned tensors.")
+      .def("read_into", [](const V1Reader& r, py::handle key, py::buffer dst, bool verify) {
+             const size_t i = r.find(key_bytes(key));
+             py::buffer_info info = writable_buffer(dst);
+             py::gil_scoped_release release;
+             r.decode_into(r.value(i), info.ptr, static_cast<size_t>(info.size * info.itemsize));
+           }, py::arg("key"), py::arg("dst"), py::arg("verify") = true)
+      .def("read_strings", [](const V1Reader& r, py::handle key, bool verify) {
+             const size_t i = r.find(key_bytes(key));
+             V1SliceValue v;
+             std::vector<std::string_view> items;
+             {
+               py::gil_scoped_release release;
+               v = r.value(i);
+               items = r.decode_strings(v);
+             }
+             py::list out(items.size());
+             for (size_t j = 0; j < items.size(); j++) out[j] = py::bytes(items[j].data(), items[j].size());
+             return out;
+           }, py::arg("key"), py::arg("verify") = true)
+      .def("verify", [](const V1Reader& r, py::handle key) {
+             const size_t i = r.find(key_bytes(key));
+             py::gil_scoped_release release;
+             r.verify(i);
+           })
+      .def("verify_files", [](const V1Reader& r) {
+             py::gil_scoped_release release;
+             r.verify_files();
+           }, "Checks every block of every file.");
 
   py::class_<BundleWriter>(m, "BundleWriter")
       .def(py::init<std::string, int32_t>(), py::arg("prefix"), py::arg("num_shards") = 1)

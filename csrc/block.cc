@@ -3,6 +3,7 @@
 #include "coding.h"
 #include "crc32c.h"
 #include "errors.h"
+#include "snappy.h"
 
 namespace tfbundle {
 
@@ -15,7 +16,7 @@ void put_block_handle(std::string* out, const BlockHandle& handle) {
   put_varint64(out, handle.size);
 }
 
-std::string_view read_block(std::string_view file, const BlockHandle& handle, const std::string& file_name) {
+BlockContents read_block(std::string_view file, const BlockHandle& handle, const std::string& file_name) {
   const uint64_t end = handle.offset + handle.size;
   if (end < handle.offset || end + kBlockTrailerSize < end || end + kBlockTrailerSize > file.size()) {
     throw DataLoss(file_name + ": truncated block read (block at offset " + std::to_string(handle.offset) +
@@ -31,12 +32,16 @@ std::string_view read_block(std::string_view file, const BlockHandle& handle, co
   }
   switch (data[n]) {
     case 0:
-      return std::string_view(data, n);
-    case 1:
-      throw Unsupported(file_name + ": block at offset " + std::to_string(handle.offset) +
-                        " is snappy-compressed, which tfbundle does not decode (TensorFlow never writes it)");
+      return BlockContents{std::string_view(data, n), nullptr};
+    case 1: {
+      const std::string what = file_name + ": block at offset " + std::to_string(handle.offset) + ": ";
+      auto decompressed = std::make_shared<const std::string>(snappy::decompress(std::string_view(data, n), what));
+      const std::string_view contents(*decompressed);
+      return BlockContents{contents, std::move(decompressed)};
+    }
     default:
-      throw DataLoss(file_name + ": bad block type " + std::to_string(static_cast<uint8_t>(data[n])));
+      throw DataLoss(file_name + ": bad block type " + std::to_string(static_cast<uint8_t>(data[n])) +
+                     " (block at offset " + std::to_string(handle.offset) + ")");
   }
 }
 

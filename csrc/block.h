@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -23,10 +24,19 @@ struct BlockHandle {
 bool get_block_handle(std::string_view* in, BlockHandle* handle);
 void put_block_handle(std::string* out, const BlockHandle& handle);
 
+// A block's contents (entries and restarts): a view into the file for an
+// uncompressed block, or into `decompressed`, which it shares ownership of,
+// for a Snappy one. Copies stay valid as long as any copy lives.
+struct BlockContents {
+  std::string_view data;
+  std::shared_ptr<const std::string> decompressed;
+};
+
 // Returns the contents of the block at `handle` inside `file`, after checking
-// that it lies inside the file, its type and its checksum. Throws DataLoss
-// naming `file_name` otherwise.
-std::string_view read_block(std::string_view file, const BlockHandle& handle, const std::string& file_name);
+// that it lies inside the file and its checksum (over the stored bytes and
+// the type byte), then decompressing a Snappy block (type 1). Throws
+// DataLoss naming `file_name` and the block's offset otherwise.
+BlockContents read_block(std::string_view file, const BlockHandle& handle, const std::string& file_name);
 
 // Walks a block's entries in order. Throws DataLoss on a malformed entry or
 // when a key is not greater than the one before it in the block.

@@ -9,6 +9,8 @@ namespace {
 
 constexpr int kMaxDims = 254;  // TensorShape's limit; TF rejects 255
 
+}  // namespace
+
 void decode_version(std::string_view bytes, BundleHeader* header) {
   wire::Cursor cursor(bytes, "VersionDef");
   wire::Field f;
@@ -58,6 +60,8 @@ SliceExtents decode_slice(std::string_view bytes) {
   }
   return extents;
 }
+
+namespace {
 
 void put_shape(std::string* out, const Dims& shape) {
   std::string shape_bytes;

@@ -53,6 +53,15 @@ Dims decode_shape_proto(std::string_view bytes, bool* unknown_rank);
 // The same, appending to *dims (which the caller passes empty).
 void decode_shape_proto(std::string_view bytes, Dims* dims, bool* unknown_rank);
 
+// A saved tensor's dims appended to *dims: every dim known and >= 0.
+void decode_saved_shape(std::string_view bytes, Dims* dims);
+// A TensorSliceProto (extent = 1: start = 1, length = 2); no length is a
+// full extent. Throws DataLoss on negative values or > 254 extents.
+SliceExtents decode_slice(std::string_view bytes);
+// A VersionDef (producer = 1, min_consumer = 2, bad_consumers = 3) into the
+// version fields of *header.
+void decode_version(std::string_view bytes, BundleHeader* header);
+
 // Throws DataLoss with a message starting "what: ".
 BundleHeader decode_header(std::string_view bytes);
 // Throws DataLoss if the header's versions rule out reading it (as TF does).

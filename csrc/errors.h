@@ -40,11 +40,4 @@ class InvalidArgument : public std::runtime_error {
   explicit InvalidArgument(const std::string& what) : std::runtime_error(what) {}
 };
 
-// Data the format allows but this code cannot handle (e.g. a snappy block).
-// Python: tfbundle.DataLossError, since the caller cannot read it either way.
-class Unsupported : public DataLoss {
- public:
-  explicit Unsupported(const std::string& what) : DataLoss(what) {}
-};
-
 }  // namespace tfbundle

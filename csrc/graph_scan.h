@@ -15,25 +15,9 @@
 #include <vector>
 
 #include "mapped_file.h"
+#include "tensor_proto.h"
 
 namespace tfbundle {
-
-// A decoded TensorProto: either a view of its tensor_content (raw
-// little-endian elements) or element bytes decoded from the typed value
-// fields with TensorFlow's broadcast rule, or strings.
-struct TensorValue {
-  int32_t dtype = 0;
-  std::vector<int64_t> shape;  // empty + unknown_rank == false: a scalar
-  bool from_content = false;
-  std::string_view content;           // from_content: points into the input
-  std::string decoded;                // fixed-size values built from typed fields
-  std::vector<std::string_view> strings;  // DT_STRING elements (into the input)
-  int64_t num_elements() const;
-};
-
-// Decodes a serialized TensorProto. Throws DataLoss on malformed input or a
-// dtype it cannot represent (variant, resource).
-TensorValue decode_tensor_proto(std::string_view bytes);
 
 struct GraphNode {
   std::string_view name, op, device, function;  // function: "" for top-level nodes

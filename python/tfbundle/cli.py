@@ -162,12 +162,14 @@ def _open_any(path: str):
 def cmd_show(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .reader import as_array
+
     source = _open_any(args.path)
     try:
         if args.slice and hasattr(source, "get_slice"):
             value = source.get_slice(args.name)[parse_index(args.slice)]
         else:
-            value = np.asarray(source.get_tensor(args.name))
+            value = as_array(source.get_tensor(args.name))
             if args.slice:
                 value = value[parse_index(args.slice)]
         print(f"{args.name}: {source.dtype(args.name).name}{list(source.shape(args.name))}")
@@ -195,7 +197,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _compare(a, b, name: str, rtol: float, atol: float) -> Dict[str, Any]:
     import numpy as np
 
-    x, y = np.asarray(a.get_tensor(name)), np.asarray(b.get_tensor(name))
+    from .reader import as_array
+
+    x, y = as_array(a.get_tensor(name)), as_array(b.get_tensor(name))
     if x.dtype == object or y.dtype == object:
         equal = x.tolist() == y.tolist()
         return {"name": name, "equal": equal, "max_abs": None, "max_rel": None}

@@ -16,7 +16,7 @@ from typing import Any, Callable, List, Optional, Tuple
 from . import paths, safetensors_io
 from ._lazy import numpy as np
 from .dtypes import DType, as_dtype
-from .reader import CheckpointReader
+from .reader import CheckpointReader, as_array
 from .writer import Writer
 
 FORMATS = ("checkpoint", "safetensors", "npz", "h5", "graph")
@@ -159,8 +159,8 @@ def convert(src: "paths.PathLike", dst: "paths.PathLike", *, dtype: Any = None, 
             plan.append((name, target if cast else d, tuple(source.shape(name)), cast))
 
         def fetch(name: str, dt: DType, cast: bool):
-            value = source.get_tensor(name)
-            return np.asarray(value).astype(dt.numpy_dtype) if cast else value
+            value = as_array(source.get_tensor(name))
+            return value.astype(dt.numpy_dtype) if cast else value
 
         def tick(i: int) -> None:
             if progress is not None:

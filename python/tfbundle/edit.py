@@ -59,7 +59,7 @@ def optimizer_keys(reader: CheckpointReader) -> Set[str]:
 
 
 def _optimizer_keys_from_graph(reader: CheckpointReader) -> Set[str]:
-    graph = parse("TrackableObjectGraph", reader.get_tensor(OBJECT_GRAPH_KEY)[()])
+    graph = parse("TrackableObjectGraph", reader.get_tensor(OBJECT_GRAPH_KEY))
     nodes = graph.nodes
     slot_nodes = {s.slot_variable_node_id for n in nodes for s in n.slot_variables}
     reachable = {0}
@@ -181,7 +181,7 @@ def transform(src: "paths.PathLike", dst: "paths.PathLike", *, drop: Iterable[st
                     progress(done, total)
             if reader.has_tensor(OBJECT_GRAPH_KEY):
                 if rename or drop or keep or drop_optimizer:
-                    raw = _rewrite_object_graph(reader.get_tensor(OBJECT_GRAPH_KEY)[()], mapping)
+                    raw = _rewrite_object_graph(reader.get_tensor(OBJECT_GRAPH_KEY), mapping)
                     writer.add(OBJECT_GRAPH_KEY, raw)
                 else:
                     writer.copy_from(reader, OBJECT_GRAPH_KEY)

@@ -34,7 +34,7 @@ def object_paths(reader) -> Dict[str, str]:
     """
     if not reader.has_tensor(OBJECT_GRAPH_KEY):
         return {}
-    raw = reader.get_tensor(OBJECT_GRAPH_KEY)[()]
+    raw = reader.get_tensor(OBJECT_GRAPH_KEY)
     graph = parse("TrackableObjectGraph", raw)
     nodes = graph.nodes
     if not nodes:

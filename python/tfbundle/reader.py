@@ -1,9 +1,10 @@
-"""Reading V2 checkpoints: :class:`CheckpointReader` and the ``tf.train``-style
+"""Reading checkpoints: :class:`CheckpointReader` and the ``tf.train``-style
 functions built on it.
 
-The C++ core parses the index, maps the shards and copies or views bytes;
-this module turns those bytes into numpy arrays and assembles partitioned
-variables from their slices.
+The C++ core parses the index (V2) or the slice tables (V1), maps the files
+and copies, decodes or views bytes; this module turns those bytes into
+numpy arrays, assembles partitioned variables from their slices, and returns
+the types ``tf.train.load_checkpoint`` returns.
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ if TYPE_CHECKING:
 
 
 class CheckpointReader:
-    """An open V2 checkpoint (tensor bundle), like ``tf.train.load_checkpoint``.
+    """An open checkpoint, like ``tf.train.load_checkpoint``: a V2 tensor
+    bundle, or a V1 checkpoint (one file or ``-SSSSS-of-NNNNN`` shards).
 
-    ``path`` may be a prefix, its ``.index`` or a ``.data-*`` file, a
-    ``pathlib.Path``, or a directory (see :func:`tfbundle.paths.resolve_prefix`).
-    Keys of partitioned variables' slices are hidden, as TensorFlow hides
-    them; the variable itself reads back whole. Safe to share between threads.
+    ``path`` may be a prefix, its ``.index`` or a ``.data-*`` file, a V1
+    file or pattern, a ``pathlib.Path``, or a directory (see
+    :func:`tfbundle.paths.resolve`). Keys of partitioned variables' slices are
+    hidden, as TensorFlow hides them; the variable itself reads back whole.
+    Safe to share between threads.
 
     Example:
         >>> with CheckpointReader("model.ckpt-20") as ckpt:     # doctest: +SKIP
@@ -44,15 +47,24 @@ class CheckpointReader:
     """
 
     def __init__(self, path: "paths.PathLike") -> None:
-        self._core = _core.BundleReader(paths.resolve_prefix(path))
+        location = paths.resolve(path)
+        self._prefix = location.prefix
+        self._version = location.version
+        self._core: Any = _core.V1Reader(location.files) if location.version == 1 else _core.BundleReader(location.prefix)
         self._keys: Optional[List[str]] = None
         self._key_set: Optional[frozenset] = None
 
     # -- mapping-like surface -------------------------------------------
     @property
     def prefix(self) -> str:
-        """The checkpoint prefix (``.index`` and ``.data-*`` files share it)."""
-        return self._core.prefix
+        """The checkpoint prefix (``.index`` and ``.data-*`` files share it);
+        for a V1 checkpoint, its file or pattern as given."""
+        return self._prefix
+
+    @property
+    def version(self) -> int:
+        """2 for a tensor bundle (``.index`` + data files), 1 for a V1 checkpoint."""
+        return self._version
 
     @property
     def num_shards(self) -> int:
@@ -112,22 +124,33 @@ class CheckpointReader:
         return {k: from_enum(v) for k, v in self._core.dtype_map().items()}
 
     # -- reading ----------------------------------------------------------
-    def get_tensor(self, name: str, *, copy: bool = True, verify: Optional[bool] = None) -> "numpy.ndarray":
-        """Reads a tensor as a numpy array.
+    def get_tensor(self, name: str, *, copy: bool = True, verify: Optional[bool] = None) -> Any:
+        """Reads a tensor, returning exactly the type ``tf.train.load_checkpoint``
+        returns: a numpy array, a numpy scalar (``np.float32``, ``np.int64``,
+        ``ml_dtypes.bfloat16``...) for a 0-d numeric tensor, ``bytes`` for a
+        0-d string, and an object array of ``bytes`` for other strings.
 
-        With ``copy=True`` (the default) the result is a new writeable array
-        and its checksum is verified while copying. With ``copy=False`` a
-        numeric tensor comes back as a read-only view into the memory-mapped
-        shard, not verified unless ``verify=True`` (reading every byte is what
-        a view avoids); it stays valid after the reader is closed. Strings
-        come back as an object array of ``bytes``, as in TensorFlow.
+        With ``copy=True`` (the default) the result is new and writeable and
+        its checksum is verified while copying (V1 checkpoints have only block
+        checksums, which are always verified). With ``copy=False`` a numeric
+        tensor of a V2 checkpoint comes back as a read-only array viewing the
+        memory-mapped shard (0-d included), not verified unless
+        ``verify=True`` (reading every byte is what a view avoids); it stays
+        valid after the reader is closed. V1 values are protobuf-encoded and
+        cannot be viewed: ``copy=False`` gives a read-only decoded array.
 
         Example:
             >>> w = ckpt.get_tensor("dense/kernel")              # doctest: +SKIP
+            >>> step = ckpt.get_tensor("global_step")            # np.int64, as TF  # doctest: +SKIP
             >>> view = ckpt.get_tensor("dense/kernel", copy=False)  # doctest: +SKIP
         """
-        if verify is None:
-            verify = copy
+        if not copy:
+            return self._read_array(name, False, bool(verify))
+        out = self._read_array(name, True, True if verify is None else verify)
+        return out[()] if out.ndim == 0 else out  # what TF's 0-d conversion gives
+
+    def _read_array(self, name: str, copy: bool, verify: bool) -> "numpy.ndarray":
+        """get_tensor's value as an array, 0-d included."""
         if copy:
             _register_numpy_dtypes()
             out = self._core.read_tensor(name, verify)
@@ -145,13 +168,16 @@ class CheckpointReader:
             out = np.empty(len(items), dtype=object)
             out[:] = items
             return out.reshape(shape)
-        if not copy and not self._core.big_endian:
+        if not copy and self._core.verbatim:
             if verify:
                 self._core.verify(key)
             return self._core.view(key).view(dtype.numpy_dtype).reshape(shape)
         raw = _core.empty_bytes(self._core.checked_size(key))
         self._core.read_into(key, raw, verify)
-        return raw.view(dtype.numpy_dtype).reshape(shape)
+        out = raw.view(dtype.numpy_dtype).reshape(shape)
+        if not copy:
+            out.flags.writeable = False  # as a view would be
+        return out
 
     def read_into(self, name: str, out: "numpy.ndarray", *, verify: bool = True) -> "numpy.ndarray":
         """Reads a numeric tensor into an existing C-contiguous array of the
@@ -165,7 +191,7 @@ class CheckpointReader:
         enum, shape, partitioned = self._core.info(name)
         dtype = from_enum(enum)
         if partitioned or dtype.is_variable_length:
-            out[...] = self.get_tensor(name, verify=verify)
+            out[...] = self._read_array(name, True, verify)
             return out
         if out.shape != tuple(shape) or out.dtype != dtype.numpy_dtype or not out.flags.c_contiguous:
             raise ValueError(f"{name!r} needs a C-contiguous {dtype.name} array of shape {tuple(shape)}")
@@ -231,18 +257,25 @@ class CheckpointReader:
         return TensorSlice(self, name, from_enum(enum), shape, partitioned)
 
     def verify(self) -> None:
-        """Checks every checksum in the bundle; raises DataLossError on the first
-        damaged tensor.
+        """Checks every checksum in the checkpoint (V1: every block of every
+        file, and every tensor's encoding); raises DataLossError on the first
+        damage found.
 
         Example:
             >>> ckpt.verify()                                    # doctest: +SKIP
         """
+        self._core.verify_files()
         for key in self._core.keys(True):
             self._core.verify(key)
 
     def damaged(self) -> Dict[str, str]:
-        """``{name: problem}`` for every tensor whose data fails its checks."""
+        """``{name: problem}`` for every tensor whose data fails its checks
+        (a damaged V1 block that no tensor uses is reported under ``""``)."""
         problems = {}
+        try:
+            self._core.verify_files()
+        except (DataLossError, OSError) as e:
+            problems[""] = str(e)
         for key in self._core.keys(True):
             try:
                 self._core.verify(key)
@@ -252,13 +285,13 @@ class CheckpointReader:
 
     def entry(self, name: str) -> Dict[str, Any]:
         """The raw index entry of a key: dtype enum, shape, shard_id, offset,
-        size, masked crc32c and slices."""
+        size, masked crc32c and slices (V1: dtype, shape, slices and file)."""
         return self._core.entry(name)
 
     # -- lifetime -----------------------------------------------------------
     def close(self) -> None:
         """Releases the index and shard mappings (views handed out stay valid)."""
-        self._core = _ClosedCore(self._core.prefix)
+        self._core = _ClosedCore(self._prefix)
 
     def __enter__(self) -> "CheckpointReader":
         return self
@@ -316,26 +349,26 @@ class TensorSlice:
         return self.shape[0]
 
     def __array__(self, dtype: Any = None, copy: Any = None):
-        full = self._reader.get_tensor(self.name)
+        full = self._reader._read_array(self.name, True, True)
         return full if dtype is None else full.astype(dtype)
 
     def __getitem__(self, index: Any) -> "numpy.ndarray":
         if self._partitioned:
             return self._partitioned_getitem(index)
         reader = self._reader
-        if not self.dtype.is_variable_length and not reader._core.big_endian:
+        if not self.dtype.is_variable_length and reader._core.verbatim:
             try:
                 view = reader.get_tensor(self.name, copy=False)
             except DataLossError:
                 view = None  # the shard is not memory-mapped: read it whole
             if view is not None:
                 return np.array(view[index], copy=True)
-        return np.asarray(reader.get_tensor(self.name)[index])
+        return np.asarray(reader._read_array(self.name, True, True)[index])
 
     def _partitioned_getitem(self, index: Any):
         parts = _normalize_index(index, self.ndim)
         if parts is None:  # advanced indexing: read everything, then index
-            return np.asarray(self._reader.get_tensor(self.name)[index])
+            return np.asarray(self._reader._read_array(self.name, True, True)[index])
         # The positions picked along each dimension, their bounding box, and
         # only the stored slices that intersect that box.
         picks = [np.arange(dim)[part] for part, dim in zip(parts, self.shape)]
@@ -381,6 +414,21 @@ def _normalize_index(index: Any, ndim: int) -> Optional[List[Any]]:
     return out
 
 
+def as_array(value: Any) -> "numpy.ndarray":
+    """Any ``get_tensor`` result as an array: a numpy scalar or ``bytes``
+    (TensorFlow's types for 0-d tensors) becomes a 0-d array.
+
+    Example:
+        >>> as_array(b"hi").dtype
+        dtype('O')
+    """
+    if isinstance(value, bytes):
+        out = np.empty((), dtype=object)
+        out[()] = value
+        return out
+    return np.asarray(value)
+
+
 def open(path: "paths.PathLike") -> CheckpointReader:  # noqa: A001 - mirrors h5py.File/safetensors safe_open
     """Opens a checkpoint for reading; use as a context manager or not.
 
@@ -398,13 +446,15 @@ def load_checkpoint(path: "paths.PathLike") -> CheckpointReader:
 
 
 def load(path: "paths.PathLike", *, verify: bool = True) -> Dict[str, "numpy.ndarray"]:
-    """Reads every tensor into a dict of new numpy arrays.
+    """Reads every tensor into a dict of new numpy arrays (0-d arrays for
+    scalars, as safetensors and ``np.savez`` expect; ``get_tensor`` gives
+    TensorFlow's scalar types instead).
 
     Example:
         >>> weights = tfbundle.load("model.ckpt-20")             # doctest: +SKIP
     """
     with CheckpointReader(path) as ckpt:
-        return {k: ckpt.get_tensor(k, verify=verify) for k in ckpt.keys()}
+        return {k: ckpt._read_array(k, True, verify) for k in ckpt.keys()}
 
 
 def list_variables(path: "paths.PathLike") -> List[Tuple[str, List[int]]]:
@@ -419,13 +469,14 @@ def list_variables(path: "paths.PathLike") -> List[Tuple[str, List[int]]]:
     return sorted(shapes.items())
 
 
-def load_variable(path: "paths.PathLike", name: str) -> "numpy.ndarray":
-    """One tensor's value, like ``tf.train.load_variable``. A trailing ``:0``
-    on the name is ignored, as TensorFlow ignores it.
+def load_variable(path: "paths.PathLike", name: str) -> Any:
+    """One tensor's value, like ``tf.train.load_variable`` (and of the same
+    type: see :meth:`CheckpointReader.get_tensor`). A trailing ``:0`` on the
+    name is ignored, as TensorFlow ignores it.
 
     Example:
         >>> tfbundle.load_variable("model.ckpt-20", "global_step")  # doctest: +SKIP
-        array(20)
+        np.int64(20)
     """
     if name.endswith(":0"):
         name = name[:-2]

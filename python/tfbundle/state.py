@@ -63,8 +63,9 @@ def get_checkpoint_state(checkpoint_dir: "paths.PathLike", latest_filename: Opti
 
 
 def checkpoint_exists(prefix: str) -> bool:
-    """True if a V2 checkpoint (``prefix.index``) or a V1 file exists at ``prefix``."""
-    return os.path.isfile(prefix + ".index") or os.path.isfile(prefix)
+    """True if a V2 checkpoint (``prefix.index``) or a V1 checkpoint (the file
+    ``prefix``, or files matching it as a pattern, or its shards) exists."""
+    return os.path.isfile(paths.index_path(prefix)) or bool(paths.v1_files(prefix))
 
 
 def latest_checkpoint(checkpoint_dir: "paths.PathLike", latest_filename: Optional[str] = None) -> Optional[str]:

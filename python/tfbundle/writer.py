@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence, Tuple
 from . import _core, paths
 from ._arrays import c_contiguous
 from ._lazy import numpy as np
-from .dtypes import STRING, DType, _numpy_table, as_dtype
+from .dtypes import STRING, DType, _numpy_table, as_dtype, from_enum
 
 # Writer.add_all hands numeric tensors to the core in windows of this many bytes.
 _BATCH_BYTES = 512 * 2**20
@@ -226,14 +226,18 @@ class Writer:
         target = key if new_key is None else new_key
         core = reader._core
         enum, shape, partitioned = core.info(key)
-        if core.big_endian:  # re-encode in little-endian order
-            self.add(target, reader.get_tensor(key), dtype=enum)
-            return
         if not partitioned:
-            core.copy_entry_to(key, self._core, target, -1 if shard is None else shard)
+            if core.verbatim:
+                core.copy_entry_to(key, self._core, target, -1 if shard is None else shard)
+            else:  # big-endian or V1 values: decoded, then encoded as TF 2.x would
+                self.add(target, reader._read_array(key, True, True), dtype=enum, shard=shard)
             return
         for extents, slice_key in core.slices(key):
-            core.copy_entry_to(slice_key, self._core, _core.encode_slice_key(target, extents), -1)
+            new_slice_key = _core.encode_slice_key(target, extents)
+            if core.verbatim:
+                core.copy_entry_to(slice_key, self._core, new_slice_key, -1)
+            else:
+                self._add_array(new_slice_key, reader._read_array(slice_key, True, True), from_enum(enum))
             self._core.add_slice_of(target, enum, shape, extents)
 
     def close(self) -> str:
