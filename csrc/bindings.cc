@@ -539,18 +539,22 @@ PYBIND11_MODULE(_core, m) {
            }, "(dtype enum, shape, partitioned)")
       .def("entry", [](const V1Reader& r, py::handle key) {
              const size_t i = r.find(key_bytes(key));
+             const V1Tensor& t = r.tensor(i);
+             int64_t elements = 1;
+             for (int64_t d : r.shape(i)) elements *= d;  // checked when the metadata was read
              py::dict d;
              d["dtype"] = r.dtype(i);
              d["shape"] = shape_tuple(r.shape(i));
+             d["shard_id"] = r.slice_file(i);
+             d["size"] = elements * element_size(r.dtype(i));
              py::list slices;
              if (r.partitioned(i)) {
-               for (const V1Slice& s : r.tensor(i).slices) slices.append(extents_list(s.extents));
+               for (const V1Slice& s : t.slices) slices.append(extents_list(s.extents));
              }
              d["slices"] = slices;
-             const V1Tensor& t = r.tensor(i);
-             d["file"] = r.files()[t.slices.empty() ? 0 : t.slices[0].file];
              return d;
-           }, "dtype, shape, slices (of a partitioned tensor) and file of a key, as a dict.")
+           }, "dtype, shape, the file index holding it (shard_id), decoded byte size (size; 0 for strings) and "
+              "slices of a key, as a dict.")
       .def("shape_map", [](const V1Reader& r) {
              return entry_dict(r, [&r](size_t i) { return new_shape_list(r.shape(i).data(), r.shape(i).size()); });
            })

@@ -188,6 +188,12 @@ const Dims& V1Reader::shape(size_t i) const {
   return hidden(i) ? t.slices[static_cast<size_t>(entries_[i].slice)].shape : t.shape;
 }
 
+uint32_t V1Reader::slice_file(size_t i) const {
+  const V1Tensor& t = tensor(i);
+  if (t.slices.empty()) return 0;
+  return t.slices[hidden(i) ? static_cast<size_t>(entries_[i].slice) : 0].file;
+}
+
 size_t V1Reader::position(std::string_view key) const {
   auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
                              [](const Entry& e, std::string_view k) { return std::string_view(e.key) < k; });

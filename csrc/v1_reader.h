@@ -72,6 +72,8 @@ class V1Reader {
   const Dims& shape(size_t i) const;
   // A tensor stored in several slices (or in one that does not cover it).
   bool partitioned(size_t i) const { return !hidden(i) && !tensor(i).whole(); }
+  // Which file holds entry i (for a tensor in slices, its first slice).
+  uint32_t slice_file(size_t i) const;
   // The index of `key`, or num_entries() when absent.
   size_t position(std::string_view key) const;
   // position(), throwing NotFound when absent.

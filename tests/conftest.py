@@ -56,3 +56,15 @@ def saved_model(tf, fixtures_root):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def v1_single(tf, fixtures_root):
+    """(path, values TF restores) of a one-file V1 checkpoint."""
+    return tf_fixtures.v1_checkpoint(tf, fixtures_root / "v1_single")
+
+
+@pytest.fixture(scope="session")
+def v1_sharded(tf, fixtures_root):
+    """(pattern TF names it by, values TF restores) of a sharded V1 checkpoint."""
+    return tf_fixtures.v1_checkpoint(tf, fixtures_root / "v1_sharded", shards=3)

@@ -7,13 +7,16 @@ import numpy as np
 import tfbundle
 
 
-def assert_same_array(ours: np.ndarray, theirs: np.ndarray, what: str = "") -> None:
+def assert_same_array(ours, theirs, what: str = "") -> None:
     """Equal shape, element width and bytes (NaNs and -0.0 included); strings
-    compared element by element."""
-    if isinstance(theirs, bytes):  # TF returns scalar strings as bytes
-        assert ours.shape == () and ours[()] == theirs, what
+    compared element by element. Scalars may be numpy scalars or bytes (as
+    TensorFlow returns 0-d tensors) or 0-d arrays."""
+    if isinstance(theirs, bytes) or isinstance(ours, bytes):
+        theirs = theirs if isinstance(theirs, bytes) else np.asarray(theirs)[()]
+        ours = ours if isinstance(ours, bytes) else np.asarray(ours)[()]
+        assert ours == theirs, what
         return
-    theirs = np.asarray(theirs)
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
     assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} != {theirs.shape}"
     if ours.dtype == object or theirs.dtype == object:
         assert ours.tolist() == theirs.tolist(), what
@@ -33,7 +36,9 @@ def assert_matches_tensorflow(tf, path) -> tfbundle.CheckpointReader:
     for key in tf_shapes:
         assert ours.dtype(key).name == tf_dtypes[key].name, key
         assert list(ours.shape(key)) == tf_shapes[key], key
-        assert_same_array(ours.get_tensor(key), theirs.get_tensor(key), key)
+        mine, tfs = ours.get_tensor(key), theirs.get_tensor(key)
+        assert type(mine) is type(tfs), f"{key}: {type(mine)} is not TensorFlow's {type(tfs)}"
+        assert_same_array(mine, tfs, key)
     return ours
 
 

@@ -44,7 +44,7 @@ def test_accepts_scalars_sequences_buffers_and_array_likes(tmp_path):
     assert ckpt.get_tensor("buffer").tolist() == [0, 1, 2, 3]
     assert ckpt.dtype("array_like") == "int16"
     assert ckpt.get_tensor("text").tolist() == [b"a", "b\u00e9".encode()]
-    assert ckpt.get_tensor("bytes_scalar")[()] == b"\x00raw\x00"
+    assert ckpt.get_tensor("bytes_scalar") == b"\x00raw\x00"
     assert ckpt.get_tensor("cast").dtype == ml_dtypes.bfloat16
 
 

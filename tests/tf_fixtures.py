@@ -201,3 +201,87 @@ def tf1_builder(tf, directory: Path) -> Path:
             builder.add_meta_graph(["train"], signature_def_map={"train_sig": sig})
             builder.save()
     return directory
+
+
+# Every dtype TensorFlow's V1 writer (TensorSliceWriter) can save; bfloat16,
+# uint32/64, qint16/quint16, float8 and int4 fail in TF 2.21's V1 SaveSlices.
+V1_DTYPES = ("float32", "float64", "int32", "int64", "int8", "int16", "uint8", "uint16", "bool", "complex64",
+             "complex128", "float16", "string", "qint8", "quint8", "qint32")
+
+
+def _v1_graph(tf, zeros: bool, devices: int):
+    """The variables of the V1 fixture (random values, or zeros to restore
+    into): every V1 dtype, strings (scalar, matrix, empty), an empty tensor,
+    a scalar step and two partitioned variables. Returns {name: variable}."""
+    from tensorflow.python.framework import dtypes as D
+
+    v1 = tf.compat.v1
+    rng = np.random.default_rng(11)
+    out = {}
+    for i, name in enumerate(V1_DTYPES):
+        dtype = getattr(D, name)
+        if name == "string":
+            value = np.array([[b"", b"\x00\xff bin"], ["\u00e9\u4e2d".encode(), b"y" * 300]], dtype=object)
+        elif name == "bool":
+            value = rng.integers(0, 2, (3, 5)).astype(bool)
+        elif name.startswith("complex"):
+            value = (rng.normal(size=(3, 5)) + 1j * rng.normal(size=(3, 5))).astype(dtype.as_numpy_dtype)
+        elif dtype.is_floating:
+            value = (rng.normal(size=(3, 5)) * 100).astype(dtype.as_numpy_dtype)
+        else:
+            storage = {"qint8": np.int8, "quint8": np.uint8, "qint32": np.int32}.get(name, dtype.as_numpy_dtype)
+            info = np.iinfo(storage)
+            value = rng.integers(info.min, info.max, (3, 5), endpoint=True)
+        init = tf.zeros_like(tf.constant(value, dtype=dtype)) if zeros and name != "string" else None
+        if name == "string" and zeros:
+            init = tf.fill([2, 2], "")
+        with tf.device(f"/cpu:{i % devices}"):
+            out[f"v/{name}"] = v1.Variable(init if zeros else tf.constant(value, dtype=dtype), name=f"v/{name}")
+    scalars = {"vocab/name": (b"words", tf.string), "scale": (1.5, tf.float32), "empty": (np.zeros((0, 3), np.float32), tf.float32)}
+    for name, (value, dtype) in scalars.items():
+        init = tf.zeros_like(tf.constant(value, dtype)) if zeros else tf.constant(value, dtype)
+        out[name] = v1.Variable(init, name=name)
+    out["global_step"] = v1.train.get_or_create_global_step()
+    seed_init = v1.zeros_initializer() if zeros else v1.random_normal_initializer(seed=3)
+    with tf.device(f"/cpu:{1 % devices}"):
+        out["emb"] = v1.get_variable("emb", [10, 4], partitioner=v1.fixed_size_partitioner(3), initializer=seed_init)
+    out["cube"] = v1.get_variable(
+        "cube", [2, 9, 3], dtype=tf.float64, partitioner=v1.fixed_size_partitioner(2, axis=1),
+        initializer=v1.zeros_initializer() if zeros else v1.random_normal_initializer(seed=4, dtype=tf.float64))
+    return out
+
+
+def v1_checkpoint(tf, directory: Path, shards: int = 1):
+    """A V1 checkpoint made by Saver(write_version=V1): one file, or with
+    ``shards`` > 1 one file per device (Saver(sharded=True)). Returns the
+    path TensorFlow names it by (a pattern when sharded) and the values TF
+    restores from it into fresh variables: {name: ndarray}."""
+    v1 = tf.compat.v1
+    directory.mkdir(parents=True)
+    config = v1.ConfigProto(device_count={"CPU": shards})
+    g = tf.Graph()
+    with g.as_default():
+        _v1_graph(tf, zeros=False, devices=shards)
+        saver = v1.train.Saver(write_version=v1.train.SaverDef.V1, sharded=shards > 1)
+        with v1.Session(graph=g, config=config) as sess:
+            sess.run(v1.global_variables_initializer())
+            sess.run(v1.assign(v1.train.get_global_step(), 1234))
+            path = saver.save(sess, str(directory / "model.ckpt"), global_step=1234)
+    return path, v1_restore(tf, path, shards)
+
+
+def v1_restore(tf, path: str, devices: int = 1):
+    """{name: value} that TensorFlow's Saver restores from ``path`` into the
+    V1 fixture's variables (partitioned ones concatenated)."""
+    v1 = tf.compat.v1
+    g = tf.Graph()
+    with g.as_default():
+        variables = _v1_graph(tf, zeros=True, devices=devices)
+        saver = v1.train.Saver()
+        fetch = {name: (tf.concat(list(v), axis=1 if name == "cube" else 0)
+                        if name in ("emb", "cube") else v.value())
+                 for name, v in variables.items()}
+        with v1.Session(graph=g, config=v1.ConfigProto(device_count={"CPU": devices})) as sess:
+            sess.run(v1.global_variables_initializer())
+            saver.restore(sess, path)
+            return sess.run(fetch)

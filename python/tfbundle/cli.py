@@ -295,7 +295,7 @@ def _tensor_info_lines(side: str, infos: Dict[str, Any]) -> List[str]:
         if info.shape is None:
             shape = "unknown_rank"
         else:
-            shape = "(" + ", ".join(str(d) for d in info.shape) + ("," if len(info.shape) == 1 else "") + ")"
+            shape = "(" + ", ".join(str(d) for d in info.shape) + ")"  # saved_model_cli's (5), not Python's (5,)
         lines += [f"  {side}['{key}'] tensor_info:", f"      dtype: {dtype}", f"      shape: {shape}",
                   f"      name: {info.name}"]
     return lines

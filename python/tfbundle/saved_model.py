@@ -19,6 +19,7 @@ from .dtypes import DType, as_dtype
 from .errors import DataLossError
 from .objects import object_paths
 from .reader import CheckpointReader
+from .state import checkpoint_exists
 
 VARIABLES_DIRECTORY = "variables"
 VARIABLES_FILENAME = "variables"
@@ -113,6 +114,10 @@ class SavedModel:
     when there are no variables), ``assets`` (asset file names) and
     ``object_paths`` (object path -> checkpoint key).
 
+    Opening reads ``saved_model.pb`` only: tags, signatures and assets never
+    touch ``variables/``, which is opened on first use of ``variables`` (and
+    so raises there, not here, when it is damaged).
+
     Example:
         >>> sm = tfbundle.saved_model.open("export/1")              # doctest: +SKIP
         >>> sm.signatures["serving_default"].inputs["x"].shape     # doctest: +SKIP
@@ -132,11 +137,25 @@ class SavedModel:
             )
             for name, sig in sorted(self.meta_graph.signature_def.items())
         }
-        prefix = variables_prefix(self.export_dir)
-        self.variables: Optional[CheckpointReader] = (
-            CheckpointReader(prefix) if os.path.isfile(prefix + ".index") else None)
         self.assets: List[str] = _asset_filenames(self.meta_graph)
+        self._variables: Optional[CheckpointReader] = None
+        self._variables_looked_for = False
         self._object_paths: Optional[Dict[str, str]] = None
+
+    @property
+    def variables(self) -> Optional[CheckpointReader]:
+        """The ``variables/`` checkpoint (V2, or V1 in very old exports), opened
+        on first use; None when the SavedModel has no variables.
+
+        Example:
+            >>> sm.variables.keys()                                  # doctest: +SKIP
+        """
+        if not self._variables_looked_for:
+            prefix = variables_prefix(self.export_dir)
+            if checkpoint_exists(prefix):
+                self._variables = CheckpointReader(prefix)
+            self._variables_looked_for = True
+        return self._variables
 
     def _select(self, tag_set: Optional[Sequence[str]]):
         graphs = list(self.proto.meta_graphs)
@@ -173,8 +192,8 @@ class SavedModel:
         raise KeyError(f"{self.export_dir}: no variable or object path {key_or_path!r}")
 
     def close(self) -> None:
-        if self.variables is not None:
-            self.variables.close()
+        if self._variables is not None:
+            self._variables.close()
 
     def __enter__(self) -> "SavedModel":
         return self

@@ -1,0 +1,109 @@
+"""Rewrites a TensorFlow table (a V2 ``.index`` or a V1 checkpoint file) with
+every block Snappy-compressed, as tables written with the table's default
+options are. Written from the format, independently of the code under test;
+the compression itself is cramjam's.
+
+Keys, values and block boundaries stay as they were: only each block's
+stored bytes, its type byte (1) and checksum change, and the index block is
+rebuilt with the new block handles.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import List, Tuple
+
+import crc32c
+
+from tests.helpers import varint
+
+MAGIC = 0xDB4775248B80FB57
+
+
+def masked_crc(data: bytes) -> int:
+    crc = crc32c.crc32c(data)
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _read_varint(data: bytes, pos: int) -> Tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, pos
+
+
+def _block(data: bytes, offset: int, size: int) -> bytes:
+    assert data[offset + size] == 0, "the source table must be uncompressed"
+    return data[offset : offset + size]
+
+
+def _block_entries(contents: bytes) -> List[Tuple[bytes, bytes]]:
+    (num_restarts,) = struct.unpack_from("<I", contents, len(contents) - 4)
+    end = len(contents) - 4 - 4 * num_restarts
+    pos, key, out = 0, b"", []
+    while pos < end:
+        shared, pos = _read_varint(contents, pos)
+        unshared, pos = _read_varint(contents, pos)
+        value_len, pos = _read_varint(contents, pos)
+        key = key[:shared] + contents[pos : pos + unshared]
+        pos += unshared
+        out.append((key, contents[pos : pos + value_len]))
+        pos += value_len
+    return out
+
+
+def _plain_block(entries: List[Tuple[bytes, bytes]]) -> bytes:
+    """A block with every entry a restart point (no shared key prefixes)."""
+    body, restarts = bytearray(), []
+    for key, value in entries:
+        restarts.append(len(body))
+        body += varint(0) + varint(len(key)) + varint(len(value)) + key + value
+    for r in restarts or [0]:
+        body += struct.pack("<I", r)
+    return bytes(body + struct.pack("<I", len(restarts or [0])))
+
+
+def compress(contents: bytes) -> bytes:
+    import cramjam
+
+    return bytes(cramjam.snappy.compress_raw(contents))
+
+
+def snappy_table(data: bytes) -> bytes:
+    """``data`` (an uncompressed table) with every block stored Snappy-compressed."""
+    assert struct.unpack_from("<Q", data, len(data) - 8)[0] == MAGIC
+    footer = data[-48:]
+    meta_offset, pos = _read_varint(footer, 0)
+    meta_size, pos = _read_varint(footer, pos)
+    index_offset, pos = _read_varint(footer, pos)
+    index_size, pos = _read_varint(footer, pos)
+    out = bytearray()
+
+    def put(contents: bytes) -> bytes:
+        stored = compress(contents) + b"\x01"
+        handle = varint(len(out)) + varint(len(stored) - 1)
+        out.extend(stored + struct.pack("<I", masked_crc(stored)))
+        return handle
+
+    new_index = []
+    for key, handle in _block_entries(_block(data, index_offset, index_size)):
+        offset, p = _read_varint(handle, 0)
+        size, _ = _read_varint(handle, p)
+        new_index.append((key, put(_block(data, offset, size))))
+    meta_handle = put(_block(data, meta_offset, meta_size))
+    index_handle = put(_plain_block(new_index))
+    handles = meta_handle + index_handle
+    out += handles + b"\0" * (40 - len(handles)) + struct.pack("<Q", MAGIC)
+    return bytes(out)
+
+
+def rewrite_file(path) -> None:
+    """Replaces the table at ``path`` by its Snappy-compressed twin."""
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(snappy_table(data))
