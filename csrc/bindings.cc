@@ -21,6 +21,7 @@
 #include "file_copy.h"
 #include "graph_scan.h"
 #include "slice_key.h"
+#include "snappy.h"
 #include "table_builder.h"
 #include "table_reader.h"
 #include "tensor_strings.h"
@@ -345,6 +346,15 @@ PYBIND11_MODULE(_core, m) {
         return out;
       }, "[(key, value)] of a .index table's bytes, every block checked.");
 
+  m.def("snappy_decompress", [](const py::bytes& data) {
+        const std::string bytes = data;
+        std::string out;
+        {
+          py::gil_scoped_release release;
+          out = snappy::decompress(bytes, "<snappy>: ");
+        }
+        return py::bytes(out);
+      }, "Decompresses raw Snappy data (as table blocks hold it).");
   m.def("decode_tensor_proto", [](const py::bytes& data) {
         const std::string bytes = data;
         return tensor_value_tuple(decode_tensor_proto(bytes), nullptr);

@@ -1,7 +1,6 @@
 #include "v1_reader.h"
 
 #include <algorithm>
-#include <map>
 
 #include "dtypes.h"
 #include "errors.h"
@@ -93,9 +92,8 @@ V1Reader::V1Reader(std::vector<std::string> files) : files_(std::move(files)) {
   if (files_.empty()) throw FileMissing("a V1 checkpoint needs at least one file");
   std::map<std::string, uint32_t, std::less<>> index_of;  // tensor name -> tensors_ index
   for (uint32_t fi = 0; fi < files_.size(); fi++) {
-    const std::string& path = files_[fi];
     File file;
-    file.mapped = MappedFile::open(path);
+    file.mapped = MappedFile::open(files_[fi]);
     std::string_view bytes;
     if (file.mapped->mapped()) {
       bytes = file.mapped->bytes();
@@ -104,71 +102,91 @@ V1Reader::V1Reader(std::vector<std::string> files) : files_(std::move(files)) {
       file.mapped->read(0, file.copy->size(), file.copy->data());
       bytes = *file.copy;
     }
-    file.table = std::make_unique<Table>(bytes, path);
-
-    BlockContents holder;
-    std::string_view record;
-    if (!file.table->get("", &holder, &record)) {
-      throw DataLoss(path + ": not a V1 checkpoint (its table has no metadata entry, key \"\")");
-    }
-    try {
-      std::string_view meta;
-      bool has_meta = false;
-      wire::Cursor cursor(record, "SavedTensorSlices");
-      wire::Field f;
-      while (cursor.next(&f)) {
-        if (f.number() == 1 && f.type() == wire::kLengthDelimited) {
-          meta = f.bytes;
-          has_meta = true;
-        }
-      }
-      if (!has_meta) throw DataLoss("the metadata entry holds no SavedTensorSliceMeta");
-      BundleHeader versions;
-      std::vector<std::string_view> metas;
-      wire::Cursor mc(meta, "SavedTensorSliceMeta");
-      while (mc.next(&f)) {
-        if (f.number() == 1 && f.type() == wire::kLengthDelimited) metas.push_back(f.bytes);
-        if (f.number() == 2 && f.type() == wire::kLengthDelimited) decode_version(f.bytes, &versions);
-      }
-      check_header_versions(versions, path);
-      for (std::string_view bytes_of_meta : metas) {
-        SliceMeta m = decode_slice_meta(bytes_of_meta);
-        const std::string what = "tensor " + quoted(m.name);
-        if (element_size(m.dtype) == 0 && m.dtype != kString) {
-          throw DataLoss(what + " has dtype " + std::to_string(m.dtype) + ", which a V1 checkpoint cannot hold");
-        }
-        element_count(m.shape, what);
-        auto [it, added] = index_of.emplace(std::string(m.name), static_cast<uint32_t>(tensors_.size()));
-        if (added) {
-          V1Tensor t;
-          t.name = std::string(m.name);
-          t.dtype = m.dtype;
-          t.shape = m.shape;
-          tensors_.push_back(std::move(t));
-        }
-        V1Tensor& t = tensors_[it->second];
-        if (t.dtype != m.dtype || t.shape != m.shape) {
-          throw DataLoss(what + " is listed with different dtypes or shapes in different files");
-        }
-        for (SliceExtents& extents : m.slices) {
-          V1Slice s;
-          s.shape = slice_shape(extents, t.shape, what);
-          s.num_elements = element_count(s.shape, what);
-          for (const V1Slice& other : t.slices) {
-            if (same_extents(other.extents, extents)) throw DataLoss(what + " lists the same slice twice");
-          }
-          s.key = encode_slice_key(t.name, extents);
-          s.extents = std::move(extents);
-          s.file = fi;
-          t.slices.push_back(std::move(s));
-        }
-      }
-    } catch (const DataLoss& e) {
-      throw DataLoss(path + ": metadata: " + e.what());
-    }
-    opened_.push_back(std::move(file));
+    load_file(fi, std::move(file), bytes, &index_of);
   }
+  index_entries();
+}
 
+V1Reader V1Reader::from_bytes(std::string bytes) {
+  V1Reader r;
+  r.files_.push_back("<bytes>");
+  File file;
+  file.copy = std::make_unique<std::string>(std::move(bytes));
+  const std::string_view view = *file.copy;
+  std::map<std::string, uint32_t, std::less<>> index_of;
+  r.load_file(0, std::move(file), view, &index_of);
+  r.index_entries();
+  return r;
+}
+
+void V1Reader::load_file(uint32_t fi, File file, std::string_view bytes,
+                         std::map<std::string, uint32_t, std::less<>>* index_of) {
+  const std::string& path = files_[fi];
+  file.table = std::make_unique<Table>(bytes, path);
+  BlockContents holder;
+  std::string_view record;
+  if (!file.table->get("", &holder, &record)) {
+    throw DataLoss(path + ": not a V1 checkpoint (its table has no metadata entry, key \"\")");
+  }
+  try {
+    std::string_view meta;
+    bool has_meta = false;
+    wire::Cursor cursor(record, "SavedTensorSlices");
+    wire::Field f;
+    while (cursor.next(&f)) {
+      if (f.number() == 1 && f.type() == wire::kLengthDelimited) {
+        meta = f.bytes;
+        has_meta = true;
+      }
+    }
+    if (!has_meta) throw DataLoss("the metadata entry holds no SavedTensorSliceMeta");
+    BundleHeader versions;
+    std::vector<std::string_view> metas;
+    wire::Cursor mc(meta, "SavedTensorSliceMeta");
+    while (mc.next(&f)) {
+      if (f.number() == 1 && f.type() == wire::kLengthDelimited) metas.push_back(f.bytes);
+      if (f.number() == 2 && f.type() == wire::kLengthDelimited) decode_version(f.bytes, &versions);
+    }
+    check_header_versions(versions, path);
+    for (std::string_view bytes_of_meta : metas) {
+      SliceMeta m = decode_slice_meta(bytes_of_meta);
+      const std::string what = "tensor " + quoted(m.name);
+      if (element_size(m.dtype) == 0 && m.dtype != kString) {
+        throw DataLoss(what + " has dtype " + std::to_string(m.dtype) + ", which a V1 checkpoint cannot hold");
+      }
+      element_count(m.shape, what);
+      auto [it, added] = index_of->emplace(std::string(m.name), static_cast<uint32_t>(tensors_.size()));
+      if (added) {
+        V1Tensor t;
+        t.name = std::string(m.name);
+        t.dtype = m.dtype;
+        t.shape = m.shape;
+        tensors_.push_back(std::move(t));
+      }
+      V1Tensor& t = tensors_[it->second];
+      if (t.dtype != m.dtype || t.shape != m.shape) {
+        throw DataLoss(what + " is listed with different dtypes or shapes in different files");
+      }
+      for (SliceExtents& extents : m.slices) {
+        V1Slice s;
+        s.shape = slice_shape(extents, t.shape, what);
+        s.num_elements = element_count(s.shape, what);
+        for (const V1Slice& other : t.slices) {
+          if (same_extents(other.extents, extents)) throw DataLoss(what + " lists the same slice twice");
+        }
+        s.key = encode_slice_key(t.name, extents);
+        s.extents = std::move(extents);
+        s.file = fi;
+        t.slices.push_back(std::move(s));
+      }
+    }
+  } catch (const DataLoss& e) {
+    throw DataLoss(path + ": metadata: " + e.what());
+  }
+  opened_.push_back(std::move(file));
+}
+
+void V1Reader::index_entries() {
   for (uint32_t ti = 0; ti < tensors_.size(); ti++) {
     const V1Tensor& t = tensors_[ti];
     entries_.push_back(Entry{t.name, ti, -1});

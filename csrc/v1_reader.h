@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -59,6 +60,8 @@ class V1Reader {
  public:
   // `files`: every file of the checkpoint. Throws FileMissing or DataLoss.
   explicit V1Reader(std::vector<std::string> files);
+  // One V1 file held in memory (copied); for tests and fuzzing.
+  static V1Reader from_bytes(std::string bytes);
 
   const std::vector<std::string>& files() const { return files_; }
 
@@ -109,6 +112,11 @@ class V1Reader {
     std::unique_ptr<Table> table;
   };
 
+  V1Reader() = default;
+  // Reads file `fi`'s metadata into tensors_; `bytes` are its contents.
+  void load_file(uint32_t fi, File file, std::string_view bytes, std::map<std::string, uint32_t, std::less<>>* index_of);
+  // Builds entries_ from tensors_, once every file is loaded.
+  void index_entries();
   V1SliceValue slice_value(const V1Tensor& t, const V1Slice& s) const;
   void verify_slice(const V1Tensor& t, const V1Slice& s) const;
   [[noreturn]] void fail(const V1Tensor& t, const V1Slice& s, const std::string& problem) const;

@@ -17,13 +17,14 @@ import tensorflow as tf  # noqa: E402
 
 import tfbundle  # noqa: E402
 from tests import tf_fixtures  # noqa: E402
+from tests.snappy_tables import compress, snappy_table  # noqa: E402
 
 
 def main(out: Path) -> None:
     work = out / "_work"
     work.mkdir(parents=True, exist_ok=True)
     seeds = {name: out / name for name in ("fuzz_table", "fuzz_entry", "fuzz_strings", "fuzz_slice_key",
-                                            "fuzz_graph", "fuzz_state")}
+                                            "fuzz_graph", "fuzz_state", "fuzz_snappy", "fuzz_v1")}
     for d in seeds.values():
         d.mkdir(parents=True, exist_ok=True)
     prefixes = [tf_fixtures.all_dtypes(tf, work / "dtypes" / "ckpt"),
@@ -31,6 +32,8 @@ def main(out: Path) -> None:
     for i, prefix in enumerate(prefixes):
         index = Path(str(prefix) + ".index").read_bytes()
         (seeds["fuzz_table"] / f"tf_{i}.index").write_bytes(index)
+        (seeds["fuzz_table"] / f"tf_{i}_snappy.index").write_bytes(snappy_table(index))
+        (seeds["fuzz_snappy"] / f"tf_{i}").write_bytes(compress(index))
         for j, (key, value) in enumerate(tfbundle._core.read_table(index)[:40]):
             (seeds["fuzz_entry"] / f"tf_{i}_{j}").write_bytes(value)
             if key.startswith("\x00"):
@@ -42,6 +45,11 @@ def main(out: Path) -> None:
         n = int(np.prod(entry["shape"])) if entry["shape"] else 1
         header = bytes([0, n & 0xFF, n >> 8])
         (seeds["fuzz_strings"] / f"tf_{j}").write_bytes(header + data[entry["offset"]: entry["offset"] + entry["size"]])
+    v1_path, _values = tf_fixtures.v1_checkpoint(tf, work / "v1")
+    v1_file = Path(v1_path).read_bytes()
+    (seeds["fuzz_v1"] / "tf_v1").write_bytes(v1_file)
+    (seeds["fuzz_v1"] / "tf_v1_snappy").write_bytes(snappy_table(v1_file))
+    (seeds["fuzz_snappy"] / "repeats").write_bytes(compress(b"abcabcabc" * 50 + bytes(range(256)) * 3))
     g = tf.Graph()
     with g.as_default():
         tf.constant(np.arange(12, dtype=np.float32).reshape(3, 4), name="content")

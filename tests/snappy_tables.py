@@ -25,7 +25,7 @@ def masked_crc(data: bytes) -> int:
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-def _read_varint(data: bytes, pos: int) -> Tuple[int, int]:
+def read_varint(data: bytes, pos: int) -> Tuple[int, int]:
     value = shift = 0
     while True:
         byte = data[pos]
@@ -36,19 +36,42 @@ def _read_varint(data: bytes, pos: int) -> Tuple[int, int]:
             return value, pos
 
 
+def footer_handles(data: bytes) -> Tuple[Tuple[int, int], Tuple[int, int]]:
+    """((offset, size) of the metaindex block, (offset, size) of the index block)."""
+    footer = data[-48:]
+    values, pos = [], 0
+    for _ in range(4):
+        value, pos = read_varint(footer, pos)
+        values.append(value)
+    return (values[0], values[1]), (values[2], values[3])
+
+
+def handle(value: bytes) -> Tuple[int, int]:
+    """(offset, size) of a block handle."""
+    offset, pos = read_varint(value, 0)
+    size, _ = read_varint(value, pos)
+    return offset, size
+
+
+def data_blocks(data: bytes) -> List[Tuple[int, int]]:
+    """(offset, size) of every data block of an uncompressed-index table."""
+    _meta, (index_offset, index_size) = footer_handles(data)
+    return [handle(v) for _k, v in block_entries(data[index_offset : index_offset + index_size])]
+
+
 def _block(data: bytes, offset: int, size: int) -> bytes:
     assert data[offset + size] == 0, "the source table must be uncompressed"
     return data[offset : offset + size]
 
 
-def _block_entries(contents: bytes) -> List[Tuple[bytes, bytes]]:
+def block_entries(contents: bytes) -> List[Tuple[bytes, bytes]]:
     (num_restarts,) = struct.unpack_from("<I", contents, len(contents) - 4)
     end = len(contents) - 4 - 4 * num_restarts
     pos, key, out = 0, b"", []
     while pos < end:
-        shared, pos = _read_varint(contents, pos)
-        unshared, pos = _read_varint(contents, pos)
-        value_len, pos = _read_varint(contents, pos)
+        shared, pos = read_varint(contents, pos)
+        unshared, pos = read_varint(contents, pos)
+        value_len, pos = read_varint(contents, pos)
         key = key[:shared] + contents[pos : pos + unshared]
         pos += unshared
         out.append((key, contents[pos : pos + value_len]))
@@ -76,11 +99,7 @@ def compress(contents: bytes) -> bytes:
 def snappy_table(data: bytes) -> bytes:
     """``data`` (an uncompressed table) with every block stored Snappy-compressed."""
     assert struct.unpack_from("<Q", data, len(data) - 8)[0] == MAGIC
-    footer = data[-48:]
-    meta_offset, pos = _read_varint(footer, 0)
-    meta_size, pos = _read_varint(footer, pos)
-    index_offset, pos = _read_varint(footer, pos)
-    index_size, pos = _read_varint(footer, pos)
+    (meta_offset, meta_size), (index_offset, index_size) = footer_handles(data)
     out = bytearray()
 
     def put(contents: bytes) -> bytes:
@@ -90,10 +109,8 @@ def snappy_table(data: bytes) -> bytes:
         return handle
 
     new_index = []
-    for key, handle in _block_entries(_block(data, index_offset, index_size)):
-        offset, p = _read_varint(handle, 0)
-        size, _ = _read_varint(handle, p)
-        new_index.append((key, put(_block(data, offset, size))))
+    for key, value in block_entries(_block(data, index_offset, index_size)):
+        new_index.append((key, put(_block(data, *handle(value)))))
     meta_handle = put(_block(data, meta_offset, meta_size))
     index_handle = put(_plain_block(new_index))
     handles = meta_handle + index_handle

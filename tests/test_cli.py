@@ -8,8 +8,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import tfbundle
+from tests import tf_fixtures
 
 
 def run(*args, check=True):
@@ -119,6 +121,21 @@ def test_saved_model_show_matches_saved_model_cli(saved_model):
     full = run("saved-model", "show", saved_model, "--all").stdout
     theirs = cli("--all")
     assert full.strip() == theirs[: theirs.index("The MetaGraph with tag set")].strip()
+
+
+@pytest.mark.parametrize("make", ["signature_shapes_tf2", "signature_shapes_tf1"])
+def test_saved_model_show_all_is_byte_identical(tf, tmp_path, make):
+    """1-D, scalar, unknown-rank and unknown-dim shapes print as saved_model_cli
+    prints them ((5), (-1), (), unknown_rank), for TF1 and TF2 exports."""
+    export = getattr(tf_fixtures, make)(tf, tmp_path / "export")
+    theirs = subprocess.run(["saved_model_cli", "show", "--dir", str(export), "--all"], capture_output=True,
+                            text=True, check=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).stdout
+    end = theirs.find("The MetaGraph with tag set")  # concrete functions: TF2 only, need TF to trace
+    theirs = theirs if end < 0 else theirs[:end]
+    ours = run("saved-model", "show", export, "--all").stdout
+    assert ours.strip() == theirs.strip()
+    for shape in ("shape: (5)", "shape: (-1)", "shape: ()", "shape: unknown_rank", "shape: (-1, 3)"):
+        assert shape in ours, shape
 
 
 def test_errors_are_one_line(tmp_path):

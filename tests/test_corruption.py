@@ -27,7 +27,7 @@ for prefix in sys.argv[1:]:
         with tfbundle.open(prefix) as c:
             digest = hashlib.sha256()
             for k in c.keys():
-                v = c.get_tensor(k)
+                v = tfbundle.reader.as_array(c.get_tensor(k))
                 digest.update(repr((k, c.dtype(k).name, v.shape, v.tolist() if v.dtype == object else v.tobytes())).encode())
             c.verify()
         results.append({"ok": True, "digest": digest.hexdigest()})

@@ -171,3 +171,27 @@ def test_copying_damaged_data_raises_and_writes_nothing(tmp_path):
     with pytest.raises(tfbundle.DataLossError, match="'a'"):
         transform(src, tmp_path / "dst")
     assert sorted(os.listdir(tmp_path)) == ["src.data-00000-of-00001", "src.index"]
+
+
+def test_every_npz_we_write_loads(tf, all_dtypes, tmp_path):
+    """np.load opens every member of every .npz we write, as the dtype it was;
+    what it cannot read back (ml_dtypes types, strings) is skipped by name."""
+    reader = tfbundle.open(all_dtypes)
+    with pytest.warns(UserWarning, match="float8_e5m2") as warned:
+        path = convert(all_dtypes, tmp_path / "all.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        written = set(npz.files)
+        for name in npz.files:
+            value = npz[name]
+            assert value.dtype == reader.dtype(name).numpy_dtype, name
+            assert_same_array(value, tfbundle.reader.as_array(reader.get_tensor(name)), name)
+    skipped = set(reader.keys()) - written
+    assert {"bfloat16", "float8_e5m2", "float8_e4m3fn", "int4", "string/matrix"} <= skipped
+    assert {"float16", "float32", "complex128", "uint64", "bool", "qint8"} <= written
+    for name in skipped:
+        assert name in str(warned[0].message), name
+    # With a cast to float32 the floating ones are kept.
+    with pytest.warns(UserWarning):
+        cast = convert(all_dtypes, tmp_path / "cast.npz", dtype="float32")
+    with np.load(cast, allow_pickle=False) as npz:
+        assert npz["bfloat16"].dtype == np.float32 and npz["float8_e5m2"].dtype == np.float32

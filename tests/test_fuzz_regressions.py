@@ -22,6 +22,21 @@ try:
     elif target == "fuzz_table":
         for key, value in _core.read_table(data)[1:]:
             _core.decode_entry(value)
+    elif target == "fuzz_snappy":
+        _core.snappy_decompress(data)
+    elif target == "fuzz_v1":
+        with tempfile.NamedTemporaryFile(delete=False) as f:
+            f.write(data)
+        try:
+            reader = _core.V1Reader([f.name])
+            for key in reader.keys(True):
+                try:
+                    reader.verify(key)
+                except DataLossError:
+                    pass
+            reader.verify_files()
+        finally:
+            os.unlink(f.name)
     elif target == "fuzz_entry":
         _core.decode_entry(data)
     elif target == "fuzz_strings":

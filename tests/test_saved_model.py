@@ -6,13 +6,16 @@ import hashlib
 import os
 import re
 import shutil
+import struct
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import tfbundle
 from tests import tf_fixtures
+from tests.snappy_tables import footer_handles, masked_crc
 
 
 def saved_model_cli_show(directory) -> dict:
@@ -53,8 +56,7 @@ def assert_matches_cli(tf, directory):
                 for key, info in expected[side].items():
                     t = got[key]
                     assert types_pb2.DataType.Name(t.dtype.enum if t.dtype else 0) == info["dtype"]
-                    shape = "unknown_rank" if t.shape is None else "(" + ", ".join(map(str, t.shape)) + (
-                        ",)" if len(t.shape) == 1 else ")")
+                    shape = "unknown_rank" if t.shape is None else "(" + ", ".join(map(str, t.shape)) + ")"
                     assert shape == info["shape"], (name, key)
                     assert t.name == info["name"]
     return cli
@@ -148,3 +150,35 @@ def test_write_variables(tmp_path):
     prefix = tfbundle.saved_model.write_variables(tmp_path / "export", {"w": np.ones((2, 2), np.float32)})
     assert prefix == str(tmp_path / "export" / "variables" / "variables")
     assert tfbundle.open(tmp_path / "export" / "variables").get_tensor("w").sum() == 4
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage", "bad_block_type"])
+def test_inspection_does_not_need_the_variables(tf, saved_model, tmp_path, damage):
+    """Tags, signatures, assets and `saved-model show` read saved_model.pb
+    only; the variables are opened (and fail) only when asked for."""
+    export = tmp_path / "export"
+    shutil.copytree(saved_model, export)
+    index = export / "variables" / "variables.index"
+    if damage == "missing":
+        shutil.rmtree(export / "variables")
+    elif damage == "garbage":
+        index.write_bytes(b"\x00" * 100)
+    else:  # the index block stored with a type no table reader knows, checksum intact
+        data = bytearray(index.read_bytes())
+        _meta, (offset, size) = footer_handles(bytes(data))
+        data[offset + size] = 7
+        data[offset + size + 1: offset + size + 5] = struct.pack("<I", masked_crc(bytes(data[offset: offset + size + 1])))
+        index.write_bytes(bytes(data))
+    model = tfbundle.saved_model.open(export)
+    assert model.tags == [("serve",)]
+    assert "serving_default" in model.signatures
+    assert model.signatures["serving_default"].outputs["y"].shape == (-1, 4)
+    shown = subprocess.run([sys.executable, "-m", "tfbundle", "saved-model", "show", str(export), "--all"],
+                           capture_output=True, text=True)
+    assert shown.returncode == 0 and "serving_default" in shown.stdout, shown.stderr
+    if damage == "missing":
+        assert model.variables is None
+    else:
+        with pytest.raises(tfbundle.DataLossError, match="variables.index") as info:
+            model.variables
+        assert damage != "bad_block_type" or "bad block type 7" in str(info.value)

@@ -285,3 +285,38 @@ def v1_restore(tf, path: str, devices: int = 1):
             sess.run(v1.global_variables_initializer())
             saver.restore(sess, path)
             return sess.run(fetch)
+
+
+def signature_shapes_tf2(tf, directory: Path) -> Path:
+    """A TF2 SavedModel whose signature has 1-D, unknown-dim, scalar,
+    unknown-rank and 2-D inputs and outputs."""
+
+    class Model(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([5], tf.float32), tf.TensorSpec([None], tf.int64),
+                                      tf.TensorSpec([], tf.string), tf.TensorSpec(None, tf.float32),
+                                      tf.TensorSpec([None, 3], tf.bfloat16)])
+        def __call__(self, a, b, c, d, e):
+            return {"a": a * 2.0, "b": b, "c": c, "d": d, "e": e}
+
+    model = Model()
+    tf.saved_model.save(model, str(directory), signatures=model.__call__)
+    return directory
+
+
+def signature_shapes_tf1(tf, directory: Path) -> Path:
+    """A TF1 SavedModelBuilder export with the same kinds of shapes."""
+    v1 = tf.compat.v1
+    g = tf.Graph()
+    with g.as_default():
+        inputs = {"a": v1.placeholder(tf.float32, [5], name="a"), "b": v1.placeholder(tf.int64, [None], name="b"),
+                  "c": v1.placeholder(tf.string, [], name="c"), "d": v1.placeholder(tf.float32, None, name="d"),
+                  "e": v1.placeholder(tf.int32, [None, 3], name="e")}
+        w = v1.get_variable("w", [5], initializer=v1.ones_initializer())
+        outputs = {"y": tf.identity(inputs["a"] * w, name="y"), "n": tf.size(inputs["b"], name="n")}
+        sig = v1.saved_model.signature_def_utils.predict_signature_def(inputs, outputs)
+        with v1.Session(graph=g) as sess:
+            sess.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(str(directory))
+            builder.add_meta_graph_and_variables(sess, ["serve"], signature_def_map={"serving_default": sig})
+            builder.save()
+    return directory

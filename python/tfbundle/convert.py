@@ -138,10 +138,13 @@ def convert(src: "paths.PathLike", dst: "paths.PathLike", *, dtype: Any = None, 
             dst_format: Optional[str] = None, progress: Optional[Callable[[int, int], None]] = None) -> str:
     """Converts ``src`` to ``dst``; formats come from the file names unless
     given (``checkpoint``, ``safetensors``, ``npz``; sources also ``h5`` and
-    ``graph``). ``dtype`` casts every floating-point tensor (e.g.
-    ``"bfloat16"``). Tensors the destination cannot store (strings in
-    safetensors or npz, bfloat16 in npz) are skipped with a warning that
-    names them. Returns the destination path.
+    ``graph``; V1 and V2 checkpoints, Snappy tables included, become V2).
+    ``dtype`` casts every floating-point tensor (e.g. ``"bfloat16"``).
+    Tensors the destination cannot store are skipped with a warning that
+    names them: strings in safetensors or npz, and in npz every dtype that
+    ``np.load`` cannot read back as itself (bfloat16, the float8 types,
+    int4/int2, float4; pass ``dtype="float32"`` to keep the floating ones).
+    Returns the destination path.
 
     Example:
         >>> convert("bert/model.ckpt-100000", "bert.safetensors", dtype="bfloat16")  # doctest: +SKIP
@@ -179,7 +182,9 @@ def convert(src: "paths.PathLike", dst: "paths.PathLike", *, dtype: Any = None, 
         storable = [p for p in plan if _storable(out_format, p[1])]
         skipped = [p[0] for p in plan if not _storable(out_format, p[1])]
         if skipped:
-            warnings.warn(f"{out_format} cannot store {len(skipped)} tensor(s), skipped: {skipped}", stacklevel=2)
+            kinds = sorted({dt.name for name, dt, _s, _c in plan if name in skipped})
+            warnings.warn(f"{out_format} cannot store {len(skipped)} tensor(s) of type {', '.join(kinds)}, "
+                          f"skipped: {skipped}", stacklevel=2)
         if out_format == "safetensors":
             lookup = {name: (dt, cast) for name, dt, _s, cast in storable}
             counter = [0]
@@ -206,7 +211,19 @@ def _is_float(dtype: DType) -> bool:
 def _storable(fmt: str, dtype: DType) -> bool:
     if fmt == "safetensors":
         return safetensors_io.supports(dtype)
-    return not dtype.is_variable_length and dtype.numpy_dtype.kind in "biufc"
+    return not dtype.is_variable_length and _npy_round_trips(dtype.numpy_dtype)
+
+
+def _npy_round_trips(numpy_dtype: Any) -> bool:
+    """True when a .npy header can name the dtype so that ``np.load`` reads
+    it back as itself. ml_dtypes types cannot: bfloat16 and most float8 types
+    come back as raw void bytes, float8_e5m2's '<f1' is refused outright."""
+    from numpy.lib import format as npy
+
+    try:
+        return bool(npy.descr_to_dtype(npy.dtype_to_descr(numpy_dtype)) == numpy_dtype)
+    except (TypeError, ValueError):
+        return False
 
 
 def _write_npz(path: str, plan, fetch, tick) -> None:
