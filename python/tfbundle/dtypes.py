@@ -55,7 +55,8 @@ _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "bytes":
 
 
 class DType:
-    """A TensorFlow data type: ``.name``, ``.enum`` and ``.numpy_dtype``.
+    """A TensorFlow data type: ``.name``, ``.enum`` and ``.numpy_dtype``
+    (and ``as_numpy_dtype`` / ``as_datatype_enum``, as ``tf.DType`` names them).
 
     Compares equal to another DType of the same enum, to its name (or an
     alias such as "half"), and to its numpy dtype.
@@ -86,6 +87,16 @@ class DType:
             else:
                 self._np = np.dtype(self._numpy_name)
         return self._np
+
+    @property
+    def as_numpy_dtype(self) -> type:
+        """The numpy scalar type, as ``tf.DType.as_numpy_dtype`` gives it."""
+        return self.numpy_dtype.type
+
+    @property
+    def as_datatype_enum(self) -> int:
+        """The DataType number, as ``tf.DType.as_datatype_enum`` gives it."""
+        return self.enum
 
     @property
     def is_variable_length(self) -> bool:
