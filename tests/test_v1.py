@@ -160,6 +160,9 @@ def test_cli_reads_v1(v1_single, tmp_path):
     npz = tmp_path / "w.npz"
     assert run("convert", path, npz).returncode == 0
     assert_same_array(np.load(npz)["emb"], values["emb"])
+    edited = tmp_path / "edited"
+    assert run("edit", path, edited, "--keep", "^emb$").returncode == 0
+    assert tfbundle.open(edited).version == 2 and tfbundle.open(edited).keys() == ["emb"]
 
 
 def test_large_tensor(tf, tmp_path):
@@ -177,3 +180,17 @@ def test_large_tensor(tf, tmp_path):
         assert ckpt.shape("big") == expected.shape
         np.testing.assert_array_equal(ckpt.get_tensor("big"), expected)
     del expected
+
+
+def test_missing_checkpoint_error_says_what_was_looked_for(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        tfbundle.open(tmp_path / "no_such")
+    message = str(info.value)
+    for looked_for in ("no_such.index", "V1 checkpoint", "no_such-NNNNN-of-NNNNN", "'checkpoint' state file",
+                       "SavedModel"):
+        assert looked_for in message, looked_for
+    (tmp_path / "empty_dir").mkdir()
+    with pytest.raises(FileNotFoundError, match="looked for a 'checkpoint' state file, a SavedModel"):
+        tfbundle.open(tmp_path / "empty_dir")
+    with pytest.raises(FileNotFoundError, match="gone.index: no such file"):
+        tfbundle.open(str(tmp_path / "gone.data-00000-of-00001"))
