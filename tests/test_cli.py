@@ -149,3 +149,17 @@ def test_errors_are_one_line(tmp_path):
     open(str(bad) + ".index", "r+b").write(b"\xff" * 8)
     out = run("show", bad, "x", check=False)
     assert out.returncode == 1 and "bad.index" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_bench_compares_with_tensorflow_and_safetensors(tmp_path):
+    prefix = tmp_path / "ckpt"
+    tfbundle.save({"w": np.ones((64, 64), np.float32), "step": np.int64(3), "names": ["a", "b"]}, prefix)
+    out = run("bench", prefix, "--write", "--repeat", "1", "--json")
+    result = json.loads(out.stdout)
+    assert result["tensors"] == 3 and result["bytes"] == 64 * 64 * 4 + 8
+    assert {"tfbundle get_tensor", "tfbundle load", "TF get_tensor", "TF RestoreV2",
+            "safetensors load_file"} <= set(result["read"])
+    assert {"tfbundle save", "TF SaveV2", "safetensors save_file", "plain write()"} <= set(result["write"])
+    assert all(t > 0 for kind in ("read", "write") for t in result[kind].values())
+    table = run("bench", prefix, "--repeat", "1")
+    assert "tfbundle get_tensor is" in table.stdout and "GB/s" in table.stdout

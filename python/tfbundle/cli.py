@@ -344,6 +344,29 @@ def cmd_saved_model_show(args: argparse.Namespace) -> int:
     print("\n".join(_signature_lines(model.signatures[args.signature_def])))
     return 0
 
+# -- bench ------------------------------------------------------------------------------
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run
+
+    result = run(args.path, write=args.write, repeat=args.repeat)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    nbytes = result["bytes"]
+    print(f"{result['tensors']} tensors, {_human(nbytes)}; medians of {args.repeat} interleaved runs")
+    for kind, base in (("read", "tfbundle get_tensor"), ("write", "tfbundle save")):
+        if kind not in result:
+            continue
+        times = result[kind]
+        print(f"\n{kind}:")
+        for name, seconds in times.items():
+            line = f"  {name:24s} {seconds * 1e3:9.1f} ms  {nbytes / seconds / 1e9:6.2f} GB/s"
+            if not name.startswith("tfbundle"):
+                line += f"   {base} is {seconds / times[base]:.2f}x faster"
+            print(line)
+    return 0
+
 # -- entry point -------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -394,6 +417,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-shards", type=int)
     p.add_argument("--in-place", action="store_true")
     p.set_defaults(run=cmd_edit)
+
+    p = sub.add_parser("bench", help="time reading (and saving) a checkpoint against TensorFlow and safetensors")
+    p.add_argument("path")
+    p.add_argument("--write", action="store_true", help="also time saving it, to a temporary directory")
+    p.add_argument("--repeat", type=int, default=5, help="interleaved runs per contender (median reported)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("saved-model", help="SavedModel tools")
     sm = p.add_subparsers(dest="saved_model_command", required=True)
