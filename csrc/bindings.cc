@@ -104,11 +104,16 @@ py::array readonly_bytes(std::shared_ptr<MappedFile> owner, std::string_view byt
   return std::move(arr);
 }
 
+// Arrays from this size up come from the buffer pool: below it, a capsule
+// and a mapping cost more than numpy's malloc; above it, fresh pages (a
+// fault and zeroing per 4 KiB) cost more than the pool's recycled ones.
+constexpr size_t kPooledArrayBytes = 1 << 20;
+
 // A new C-contiguous array of `dtype` and `shape` holding n bytes for a
-// tensor read: large ones come from the buffer pool (huge-page backed,
-// recycled), small ones from numpy.
+// tensor read: all but small ones come from the buffer pool (recycled,
+// huge-page backed from 2 MiB), small ones from numpy.
 py::array allocate_array(const py::dtype& dtype, const std::vector<py::ssize_t>& shape, size_t n) {
-  if (n < (4u << 20)) return py::array(dtype, shape);
+  if (n < kPooledArrayBytes) return py::array(dtype, shape);
   auto* buffer = new Buffer(acquire_buffer(n));
   py::capsule owner(buffer, [](void* p) {
     auto* b = static_cast<Buffer*>(p);
@@ -122,6 +127,11 @@ py::array allocate_array(const py::dtype& dtype, const std::vector<py::ssize_t>&
     stride *= shape[i];
   }
   return py::array(dtype, shape, strides, buffer->data, owner);
+}
+
+// The numpy shape of entry i.
+std::vector<py::ssize_t> array_shape(const BundleReader& r, size_t i) {
+  return std::vector<py::ssize_t>(r.dims(i), r.dims(i) + r.rank(i));
 }
 
 // A writable 1-D uint8 array of n bytes (see allocate_array).
@@ -326,6 +336,10 @@ PYBIND11_MODULE(_core, m) {
           numpy_dtypes()[static_cast<size_t>(enum_value)] = dtype;
         }
       }, py::arg("table"), "Sets the numpy dtype read_tensor gives each TensorFlow DataType enum.");
+  m.def("trim_buffer_cache", [] {
+        py::gil_scoped_release release;
+        return trim_buffer_cache();
+      }, "Returns every cached read buffer to the system; the bytes released.");
   m.def("empty_bytes", &allocate_destination, py::arg("nbytes"),
         "A new writable uint8 array; large ones are huge-page backed.");
   m.def("build_table", [](const py::list& items) {
@@ -459,21 +473,41 @@ PYBIND11_MODULE(_core, m) {
              // little-endian tensor with a registered dtype): 20 000 small
              // tensors read through five Python-level calls each cost 3x
              // TensorFlow's time. Anything else returns None.
-             const std::string k = key_bytes(key);
-             const BundleEntry e = r.get(k);
-             py::object dtype = registered_dtype(e.dtype);
-             if (!e.slices.empty() || r.header().big_endian || dtype.is_none()) return py::none();
-             const auto n = static_cast<size_t>(r.checked_size(k));
-             const std::vector<py::ssize_t> shape(e.shape.begin(), e.shape.end());
-             py::array out = allocate_array(py::reinterpret_borrow<py::dtype>(dtype), shape, n);
+             const size_t i = r.find(key_bytes(key));
+             py::object dtype = registered_dtype(r.dtype(i));
+             if (r.partitioned(i) || r.header().big_endian || dtype.is_none()) return py::none();
+             const FixedPayload p = r.fixed_payload(i);
+             py::array out = allocate_array(py::reinterpret_borrow<py::dtype>(dtype), array_shape(r, i), p.size);
              void* data = out.mutable_data();
              {
                py::gil_scoped_release release;
-               r.read_into(k, data, n, verify);
+               r.read_payload(i, p, data, p.size, verify);
              }
              return std::move(out);
            }, py::arg("key"), py::arg("verify") = true,
            "A new array holding a fixed-size tensor, or None where the caller must assemble it.")
+      .def("read_many", [](const BundleReader& r, const py::list& keys, bool verify) {
+             // {key: new array} for every key read_tensor would read, all read
+             // in one batch over the thread pool; other keys are left out.
+             py::dict out;
+             if (r.header().big_endian) return out;
+             std::vector<ReadRequest> requests;
+             std::vector<FixedPayload> payloads;
+             for (auto key : keys) {
+               const size_t i = r.find(key_bytes(key));
+               py::object dtype = registered_dtype(r.dtype(i));
+               if (r.partitioned(i) || dtype.is_none()) continue;
+               const size_t n = r.fixed_payload(i).size;
+               py::array a = allocate_array(py::reinterpret_borrow<py::dtype>(dtype), array_shape(r, i), n);
+               requests.push_back(ReadRequest{i, a.mutable_data(), n});
+               out[key] = a;
+             }
+             {
+               py::gil_scoped_release release;
+               r.read_batch(requests, verify);
+             }
+             return out;
+           }, py::arg("keys"), py::arg("verify") = true)
       .def("read_into", [](const BundleReader& r, py::handle key, py::buffer dst, bool verify) {
              const std::string k = key_bytes(key);
              py::buffer_info info = writable_buffer(dst);

@@ -1,9 +1,12 @@
 #include "buffer_pool.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <list>
 #include <map>
 #include <mutex>
 #include <new>
@@ -13,19 +16,43 @@ namespace tfbundle {
 namespace {
 
 constexpr size_t kHuge = 2 << 20;
+constexpr size_t kPage = 4096;
 
 size_t cache_limit() {
   static const size_t limit = [] {
-    const char* v = std::getenv("TFBUNDLE_BUFFER_CACHE_MB");
-    return static_cast<size_t>(v != nullptr ? std::strtoull(v, nullptr, 10) : 1024) << 20;
+    if (const char* v = std::getenv("TFBUNDLE_BUFFER_CACHE_MB")) return static_cast<size_t>(std::strtoull(v, nullptr, 10)) << 20;
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page_size = ::sysconf(_SC_PAGE_SIZE);
+    const size_t physical = pages > 0 && page_size > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page_size) : 0;
+    return std::min(physical / 4, size_t{4} << 30);
   }();
   return limit;
 }
 
+// Cached buffers, findable by size and ordered by release (front: oldest).
 struct Cache {
   std::mutex mu;
-  std::multimap<size_t, Buffer> free;  // by region size
+  std::list<Buffer> by_age;
+  std::multimap<size_t, std::list<Buffer>::iterator> by_size;  // region size -> entry
   size_t bytes = 0;
+
+  void erase(std::multimap<size_t, std::list<Buffer>::iterator>::iterator it) {
+    bytes -= it->first;
+    by_age.erase(it->second);
+    by_size.erase(it);
+  }
+  // Removes the oldest buffer (the cache must not be empty) and returns it.
+  Buffer pop_oldest() {
+    const Buffer b = by_age.front();
+    auto range = by_size.equal_range(b.region_size);
+    for (auto it = range.first; it != range.second; ++it) {
+      if (it->second == by_age.begin()) {
+        erase(it);
+        break;
+      }
+    }
+    return b;
+  }
 };
 
 Cache& cache() {
@@ -33,24 +60,29 @@ Cache& cache() {
   return *c;
 }
 
+// The mapping a buffer of n bytes takes: large ones get 2 MiB of slack to
+// start on a huge-page boundary; small ones (which a huge page would cost
+// more to zero than they hold) are whole pages.
+size_t region_size_for(size_t n) { return n >= kHuge ? n + kHuge : (n + kPage - 1) / kPage * kPage; }
+
 }  // namespace
 
 Buffer acquire_buffer(size_t n) {
+  const size_t size = region_size_for(n);
   {
     Cache& c = cache();
     std::lock_guard<std::mutex> lock(c.mu);
     // The smallest cached region that fits, if it wastes at most half of itself.
-    auto it = c.free.lower_bound(n + kHuge);
-    if (it != c.free.end() && it->first <= 2 * (n + kHuge)) {
-      Buffer b = it->second;
-      c.bytes -= b.region_size;
-      c.free.erase(it);
+    auto it = c.by_size.lower_bound(size);
+    if (it != c.by_size.end() && it->first <= 2 * size) {
+      const Buffer b = *it->second;
+      c.erase(it);
       return b;
     }
   }
-  const size_t size = n + kHuge;
   void* region = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (region == MAP_FAILED) throw std::bad_alloc();
+  if (n < kHuge) return Buffer{region, region, size};
   const uintptr_t aligned = (reinterpret_cast<uintptr_t>(region) + kHuge - 1) & ~(uintptr_t{kHuge} - 1);
 #ifdef MADV_HUGEPAGE
   ::madvise(reinterpret_cast<void*>(aligned), n, MADV_HUGEPAGE);
@@ -60,18 +92,37 @@ Buffer acquire_buffer(size_t n) {
 
 void release_buffer(const Buffer& buffer) {
   Cache& c = cache();
+  if (buffer.region_size > cache_limit()) {
+    ::munmap(buffer.region, buffer.region_size);
+    return;
+  }
+#ifdef MADV_FREE
+  ::madvise(buffer.region, buffer.region_size, MADV_FREE);
+#endif
+  std::list<Buffer> evicted;
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    if (c.bytes + buffer.region_size <= cache_limit()) {
-#ifdef MADV_FREE
-      ::madvise(buffer.region, buffer.region_size, MADV_FREE);
-#endif
-      c.free.emplace(buffer.region_size, buffer);
-      c.bytes += buffer.region_size;
-      return;
-    }
+    while (c.bytes + buffer.region_size > cache_limit()) evicted.push_back(c.pop_oldest());
+    c.by_age.push_back(buffer);
+    c.by_size.emplace(buffer.region_size, std::prev(c.by_age.end()));
+    c.bytes += buffer.region_size;
   }
-  ::munmap(buffer.region, buffer.region_size);
+  for (const Buffer& b : evicted) ::munmap(b.region, b.region_size);
+}
+
+size_t trim_buffer_cache() {
+  Cache& c = cache();
+  std::list<Buffer> all;
+  size_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    all.swap(c.by_age);
+    c.by_size.clear();
+    bytes = c.bytes;
+    c.bytes = 0;
+  }
+  for (const Buffer& b : all) ::munmap(b.region, b.region_size);
+  return bytes;
 }
 
 }  // namespace tfbundle

@@ -1,6 +1,7 @@
 #include "bundle_reader.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 
@@ -11,6 +12,7 @@
 #include "slice_key.h"
 #include "table_reader.h"
 #include "tensor_strings.h"
+#include "thread_pool.h"
 
 namespace tfbundle {
 
@@ -18,6 +20,9 @@ namespace {
 
 // Chunk for checksumming an unmapped shard in verify().
 constexpr size_t kReadChunk = 512 * 1024;
+// A batch read's unit of work: large tensors are cut into parts this big
+// so that both cores share them; smaller tensors are one unit each.
+constexpr size_t kBatchUnit = 4 << 20;
 
 template <typename Word, Word (*Swap)(Word)>
 void swap_words(uint8_t* p, size_t n) {
@@ -121,10 +126,12 @@ std::string BundleReader::data_path(int32_t shard_id) const {
   return prefix_ + suffix;
 }
 
-BundleEntry BundleReader::get(std::string_view key) const {
+BundleEntry BundleReader::get(std::string_view key) const { return table_.entry(find(key)); }
+
+size_t BundleReader::find(std::string_view key) const {
   const size_t at = table_.position(key);
   if (at == table_.size()) throw NotFound("key " + quoted(key) + " not found in checkpoint " + prefix_);
-  return table_.entry(at);
+  return at;
 }
 
 void BundleReader::fail(std::string_view key, const std::string& problem) const {
@@ -164,27 +171,97 @@ void BundleReader::check_fixed_size(std::string_view key, const BundleEntry& e) 
   }
 }
 
-uint64_t BundleReader::checked_size(std::string_view key) const {
-  const BundleEntry& e = get(key);
-  check_fixed_size(key, e);
-  if (e.size > 0) locate(key, e);
-  return static_cast<uint64_t>(e.size);
+FixedPayload BundleReader::fixed_payload(size_t i) const {
+  const std::string_view key = table_.key(i);
+  if (table_.partitioned(i)) throw InvalidArgument("tensor " + quoted(key) + " is partitioned; read its slices");
+  FixedPayload p;
+  p.dtype = table_.dtype(i);
+  const int width = element_size(p.dtype);
+  if (width == 0) fail(key, "dtype " + std::to_string(p.dtype) + " is not a fixed-size type");
+  int64_t n = 1;
+  for (size_t d = 0; d < table_.rank(i); d++) n *= table_.dims(i)[d];  // fits: checked when decoded
+  const int64_t size = table_.size(i);
+  if (n > INT64_MAX / width || n * width != size) {
+    fail(key, "size " + std::to_string(size) + " does not match " + std::to_string(n) + " elements of " +
+                  std::to_string(width) + " bytes");
+  }
+  p.size = static_cast<size_t>(size);
+  p.offset = static_cast<uint64_t>(table_.offset(i));
+  p.masked_crc = table_.masked_crc(i);
+  p.has_crc = table_.has_crc(i);
+  if (size == 0) return p;
+  const int32_t shard_id = table_.shard_id(i);
+  if (shard_id >= header_.num_shards) {
+    fail(key, "names data shard " + std::to_string(shard_id) + " but the bundle has " +
+                  std::to_string(header_.num_shards));
+  }
+  p.file = shard(shard_id);
+  if (p.offset + p.size > p.file->size()) {
+    throw DataLoss(p.file->path() + ": tensor " + quoted(key) + " spans bytes [" + std::to_string(p.offset) + ", " +
+                   std::to_string(p.offset + p.size) + ") but the file has " + std::to_string(p.file->size()) +
+                   " bytes (truncated data file?)");
+  }
+  return p;
 }
 
+void BundleReader::read_payload(size_t i, const FixedPayload& p, void* dst, size_t n, bool verify) const {
+  if (p.size != n) fail(table_.key(i), "destination buffer has the wrong size");
+  const uint32_t crc = n == 0 ? 0 : copy_from_file(*p.file, p.offset, n, dst, verify);
+  check_crc(i, p, crc, verify);
+  if (header_.big_endian) swap_in_place(dst, n, swap_unit(p.dtype));
+}
+
+void BundleReader::check_crc(size_t i, const FixedPayload& p, uint32_t crc, bool verify) const {
+  if (!verify || (p.has_crc && crc32c::mask(crc) == p.masked_crc)) return;
+  if (p.size == 0) fail(table_.key(i), "checksum mismatch (empty tensor)");
+  throw DataLoss(p.file->path() + ": checksum mismatch for tensor " + quoted(table_.key(i)) + " (data corrupted)");
+}
+
+void BundleReader::read_batch(const std::vector<ReadRequest>& requests, bool verify) const {
+  // Units of work: whole small tensors, parts of large ones. Threads claim
+  // them in order, so each file is read roughly front to back.
+  struct Unit {
+    size_t request;
+    size_t begin, end;
+    uint32_t crc = 0;
+  };
+  std::vector<FixedPayload> payloads;
+  payloads.reserve(requests.size());
+  std::vector<Unit> units;
+  for (size_t r = 0; r < requests.size(); r++) {
+    const ReadRequest& q = requests[r];
+    payloads.push_back(fixed_payload(q.index));
+    if (payloads.back().size != q.n) fail(table_.key(q.index), "destination buffer has the wrong size");
+    for (size_t begin = 0; begin < q.n; begin += kBatchUnit) {
+      units.push_back(Unit{r, begin, std::min(q.n, begin + kBatchUnit)});
+    }
+  }
+  std::atomic<size_t> next{0};
+  parallel_for(pool_threads(), [&](int) {
+    for (size_t u = next.fetch_add(1); u < units.size(); u = next.fetch_add(1)) {
+      Unit& unit = units[u];
+      const ReadRequest& q = requests[unit.request];
+      const FixedPayload& p = payloads[unit.request];
+      unit.crc = copy_from_file(*p.file, p.offset + unit.begin, unit.end - unit.begin,
+                                static_cast<char*>(q.dst) + unit.begin, verify);
+    }
+  });
+  size_t u = 0;
+  for (size_t r = 0; r < requests.size(); r++) {
+    uint32_t crc = 0;
+    for (bool first = true; u < units.size() && units[u].request == r; u++, first = false) {
+      crc = first ? units[u].crc : crc32c::combine(crc, units[u].crc, units[u].end - units[u].begin);
+    }
+    check_crc(requests[r].index, payloads[r], crc, verify);
+    if (header_.big_endian) swap_in_place(requests[r].dst, requests[r].n, swap_unit(payloads[r].dtype));
+  }
+}
+
+uint64_t BundleReader::checked_size(std::string_view key) const { return fixed_payload(find(key)).size; }
+
 void BundleReader::read_into(std::string_view key, void* dst, size_t n, bool verify) const {
-  const BundleEntry& e = get(key);
-  check_fixed_size(key, e);
-  if (static_cast<uint64_t>(e.size) != n) fail(key, "destination buffer has the wrong size");
-  if (n == 0) {
-    if (verify && e.masked_crc != crc32c::mask(0)) fail(key, "checksum mismatch (empty tensor)");
-    return;
-  }
-  auto file = locate(key, e);
-  const uint32_t crc = copy_from_file(*file, static_cast<uint64_t>(e.offset), n, dst, verify);
-  if (verify && (!e.has_crc || crc32c::mask(crc) != e.masked_crc)) {
-    throw DataLoss(file->path() + ": checksum mismatch for tensor " + quoted(key) + " (data corrupted)");
-  }
-  if (header_.big_endian) swap_in_place(dst, n, swap_unit(e.dtype));
+  const size_t i = find(key);
+  read_payload(i, fixed_payload(i), dst, n, verify);
 }
 
 TensorView BundleReader::view(std::string_view key) const {

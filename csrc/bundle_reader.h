@@ -35,6 +35,25 @@ struct TensorView {
   std::string_view bytes;
 };
 
+// Where a fixed-size, non-partitioned tensor's bytes are, after every check
+// that makes reading them safe (size agrees with the shape, range inside
+// the shard).
+struct FixedPayload {
+  std::shared_ptr<MappedFile> file;  // null when size == 0
+  uint64_t offset = 0;
+  size_t size = 0;
+  uint32_t masked_crc = 0;
+  bool has_crc = false;
+  int32_t dtype = 0;
+};
+
+// One tensor of a batch read: entry index, destination and its byte count.
+struct ReadRequest {
+  size_t index;
+  void* dst;
+  size_t n;
+};
+
 class BundleReader {
  public:
   // Throws FileMissing if `prefix.index` does not exist, DataLoss if damaged.
@@ -56,6 +75,20 @@ class BundleReader {
   size_t rank(size_t i) const { return table_.rank(i); }
 
   bool contains(std::string_view key) const { return table_.position(key) < table_.size(); }
+  // The index of `key`, throwing NotFound when absent.
+  size_t find(std::string_view key) const;
+  bool partitioned(size_t i) const { return table_.partitioned(i); }
+
+  // Entry i's bytes, located and checked (see FixedPayload). Throws
+  // DataLoss, or InvalidArgument for a partitioned or variable-length entry.
+  FixedPayload fixed_payload(size_t i) const;
+  // Copies a located payload into dst (n bytes), verifying its checksum
+  // when `verify` and converting big-endian data to host order.
+  void read_payload(size_t i, const FixedPayload& p, void* dst, size_t n, bool verify) const;
+  // Reads many fixed-size entries at once, spreading them (and the parts of
+  // large ones) over the thread pool; each destination must hold exactly
+  // its entry's bytes. Checks every request before copying anything.
+  void read_batch(const std::vector<ReadRequest>& requests, bool verify) const;
   // The entry for `key`; throws NotFound when absent.
   BundleEntry get(std::string_view key) const;
 
@@ -93,6 +126,8 @@ class BundleReader {
   std::shared_ptr<MappedFile> locate(std::string_view key, const BundleEntry& e) const;
   // Fixed-size entries: checks size == elements × element size.
   void check_fixed_size(std::string_view key, const BundleEntry& e) const;
+  // Throws DataLoss unless `crc` (of the payload's bytes) matches, when `verify`.
+  void check_crc(size_t i, const FixedPayload& p, uint32_t crc, bool verify) const;
   [[noreturn]] void fail(std::string_view key, const std::string& problem) const;
   // Decodes the index's entries into table_ and its header into header_.
   void load_index(std::string_view bytes);

@@ -30,6 +30,10 @@ class EntryTable {
   }
   int32_t dtype(size_t i) const { return records_[i].dtype; }
   int32_t shard_id(size_t i) const { return records_[i].shard_id; }
+  int64_t offset(size_t i) const { return records_[i].offset; }
+  int64_t size(size_t i) const { return records_[i].size; }
+  uint32_t masked_crc(size_t i) const { return records_[i].masked_crc; }
+  bool has_crc(size_t i) const { return records_[i].has_crc; }
   const int64_t* dims(size_t i) const { return dims_.data() + records_[i].dims_at; }
   size_t rank(size_t i) const { return records_[i].rank; }
   bool partitioned(size_t i) const { return records_[i].slices_at != kNoSlices; }

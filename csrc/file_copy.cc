@@ -11,7 +11,7 @@ namespace tfbundle {
 namespace {
 
 constexpr size_t kChunk = 512 * 1024;             // pread unit, checksummed while in L2
-constexpr size_t kParallelPartBytes = 4 << 20;    // ranges of two such parts or more are split
+constexpr size_t kParallelPartBytes = 512 << 10;  // ranges of two such parts or more are split
 constexpr int kMaxParallelParts = 8;
 
 uint32_t copy_serial(const MappedFile& file, uint64_t offset, char* dst, size_t n, bool checksum) {

@@ -1,13 +1,14 @@
 // Splitting one large copy across the machine's cores. Faulting in fresh
 // destination pages and checksumming both scale with cores, so a large
-// tensor read is cut into contiguous parts, one per thread.
+// tensor read is cut into contiguous parts, run on the thread pool.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
-#include <exception>
 #include <thread>
 #include <vector>
+
+#include "thread_pool.h"
 
 namespace tfbundle {
 
@@ -28,8 +29,9 @@ inline int parts_for(size_t n, size_t min_bytes_per_part, int max_parts) {
 }
 
 // Calls fn(begin, end, index) for `parts` contiguous pieces of [0, n) whose
-// boundaries are multiples of `align`; piece 0 runs on the calling thread.
-// The first exception thrown by any piece is rethrown after all have ended.
+// boundaries are multiples of `align`, on the thread pool (the calling
+// thread takes part). The first exception thrown by any piece is rethrown
+// after all have ended.
 template <typename Fn>
 void run_in_parts(size_t n, int parts, size_t align, Fn fn) {
   if (parts <= 1) {
@@ -42,26 +44,7 @@ void run_in_parts(size_t n, int parts, size_t align, Fn fn) {
     const size_t cut = n / static_cast<size_t>(parts) * static_cast<size_t>(i);
     bounds[static_cast<size_t>(i)] = std::min(n, cut / align * align);
   }
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(parts));
-  std::vector<std::thread> threads;
-  for (int i = 1; i < parts; i++) {
-    threads.emplace_back([&, i] {
-      try {
-        fn(bounds[static_cast<size_t>(i)], bounds[static_cast<size_t>(i) + 1], i);
-      } catch (...) {
-        errors[static_cast<size_t>(i)] = std::current_exception();
-      }
-    });
-  }
-  try {
-    fn(bounds[0], bounds[1], 0);
-  } catch (...) {
-    errors[0] = std::current_exception();
-  }
-  for (auto& t : threads) t.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  parallel_for(parts, [&](int i) { fn(bounds[static_cast<size_t>(i)], bounds[static_cast<size_t>(i) + 1], i); });
 }
 
 }  // namespace tfbundle

@@ -162,6 +162,16 @@ class CheckpointReader:
             return self._assemble(name, dtype, shape, verify)
         return self._read_entry(name, dtype, shape, copy, verify)
 
+    def _read_all(self, verify: bool) -> Dict[str, "numpy.ndarray"]:
+        """Every tensor as a new array, in key order; plain V2 tensors in one
+        batch that spreads them over the cores."""
+        keys = self.keys()
+        batch: Dict[str, Any] = {}
+        if self._core.verbatim and self._version == 2:
+            _register_numpy_dtypes()
+            batch = self._core.read_many(keys, verify)
+        return {k: batch[k] if k in batch else self._read_array(k, True, verify) for k in keys}
+
     def _read_entry(self, key: str, dtype: DType, shape: Tuple[int, ...], copy: bool, verify: bool):
         if dtype.is_variable_length:
             items = self._core.read_strings(key, verify)
@@ -454,7 +464,7 @@ def load(path: "paths.PathLike", *, verify: bool = True) -> Dict[str, "numpy.nda
         >>> weights = tfbundle.load("model.ckpt-20")             # doctest: +SKIP
     """
     with CheckpointReader(path) as ckpt:
-        return {k: ckpt._read_array(k, True, verify) for k in ckpt.keys()}
+        return ckpt._read_all(verify)
 
 
 def list_variables(path: "paths.PathLike") -> List[Tuple[str, List[int]]]:
