@@ -14,6 +14,8 @@ from typing import Callable, Dict, List
 
 import numpy as np
 
+from tfbundle.bench import interleaved_medians  # noqa: F401  (one implementation, shared with `tfbundle bench`)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -28,22 +30,6 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) 
         times.append(time.perf_counter() - start)
         del result  # freeing the result is the caller's business, not the timed call's
     return statistics.median(times)
-
-
-def interleaved_medians(fns: Dict[str, Callable[[], object]], repeats: int = 5, warmup: int = 1) -> Dict[str, float]:
-    """Median wall time of each fn, run in turn (a, b, a, b, ...) so that a
-    slow spell of a shared machine hits every contender alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: Dict[str, List[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            result = fn()
-            times[name].append(time.perf_counter() - start)
-            del result
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def memcpy_floor(nbytes: int) -> Callable[[], object]:
