@@ -12,15 +12,11 @@
 
 namespace tfbundle {
 
-// How many parts to cut an n-byte job into: 1 below min_bytes per part, at
-// most max_parts, at most the hardware threads.
-// The hardware threads, asked once: glibc reads /sys/devices/system/cpu on
-// every call, which cost ~10 us per tensor read of a small checkpoint.
-inline unsigned hardware_threads() {
-  static const unsigned n = std::max(1u, std::thread::hardware_concurrency());
-  return n;
-}
+// The threads one read or write may use (see pool_threads).
+inline unsigned hardware_threads() { return static_cast<unsigned>(pool_threads()); }
 
+// How many parts to cut an n-byte job into: 1 below min_bytes per part, at
+// most max_parts, at most the threads one job may use.
 inline int parts_for(size_t n, size_t min_bytes_per_part, int max_parts) {
   if (n < 2 * min_bytes_per_part) return 1;  // the common small case: no thread to consider
   const unsigned hw = hardware_threads();

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -109,7 +110,13 @@ Pool& pool() {
 }  // namespace
 
 int pool_threads() {
-  static const int n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  static const int n = [] {
+    if (const char* v = std::getenv("TFBUNDLE_NUM_THREADS")) {
+      const long requested = std::strtol(v, nullptr, 10);
+      if (requested >= 1) return static_cast<int>(std::min(requested, 256L));
+    }
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }();
   return n;
 }
 

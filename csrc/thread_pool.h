@@ -19,7 +19,10 @@ namespace tfbundle {
 // rethrown after every part has ended.
 void parallel_for(int parts, const std::function<void(int)>& fn);
 
-// How many threads parallel_for may use at once (the hardware threads).
+// How many threads parallel_for may use at once: TFBUNDLE_NUM_THREADS if
+// set (1 turns splitting off, e.g. for many reader threads or processes),
+// else the hardware threads. Read once: glibc reads /sys on every
+// hardware_concurrency() call, ~10 us per tensor read of a small checkpoint.
 int pool_threads();
 
 }  // namespace tfbundle

@@ -194,3 +194,19 @@ def test_missing_checkpoint_error_says_what_was_looked_for(tmp_path):
         tfbundle.open(tmp_path / "empty_dir")
     with pytest.raises(FileNotFoundError, match="gone.index: no such file"):
         tfbundle.open(str(tmp_path / "gone.data-00000-of-00001"))
+
+
+def test_saved_model_with_v1_variables(tf, saved_model, v1_single, tmp_path):
+    """A SavedModel directory whose variables/ holds a V1 checkpoint (as the
+    oldest exports may) opens through the directory and saved_model.open."""
+    path, values = v1_single
+    export = tmp_path / "export"
+    shutil.copytree(saved_model, export)
+    for name in os.listdir(export / "variables"):
+        os.unlink(export / "variables" / name)
+    shutil.copy(path, export / "variables" / "variables")
+    with tfbundle.open(export) as ckpt:
+        assert ckpt.version == 1
+        assert_values_match(ckpt, values)
+    model = tfbundle.saved_model.open(export)
+    assert "serving_default" in model.signatures and model.variables.version == 1

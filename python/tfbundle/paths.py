@@ -143,6 +143,9 @@ def _resolve_directory(p: str) -> Location:
     for candidate in (os.path.join(p, "variables", "variables"), os.path.join(p, "variables")):
         if os.path.isfile(index_path(candidate)):
             return Location(2, candidate)
+        files = v1_files(candidate) if not os.path.isdir(candidate) else []
+        if files:  # a SavedModel from before V2 bundles
+            return Location(1, candidate, files)
     indexes = glob.glob(os.path.join(glob.escape(p), "*.index"))
     if len(indexes) == 1:
         return Location(2, indexes[0][: -len(".index")])
