@@ -37,6 +37,16 @@ try:
             reader.verify_files()
         finally:
             os.unlink(f.name)
+    elif target == "fuzz_state":
+        import tfbundle
+        directory = tempfile.mkdtemp()
+        with open(os.path.join(directory, "checkpoint"), "wb") as f:
+            f.write(data)
+        try:
+            tfbundle.get_checkpoint_state(directory)
+        except DataLossError:
+            pass
+        tfbundle.latest_checkpoint(directory)  # never raises
     elif target == "fuzz_entry":
         _core.decode_entry(data)
     elif target == "fuzz_strings":

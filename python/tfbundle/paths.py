@@ -91,6 +91,8 @@ def v1_files(path: str) -> List[str]:
         >>> v1_files("zoo/inception_v3.ckpt")                     # doctest: +SKIP
         ['zoo/inception_v3.ckpt']
     """
+    if "\0" in path:  # no file has such a name (and glob would raise on it)
+        return []
     shard = _V1_SHARD_SUFFIX.search(path)
     if shard and os.path.isfile(path):
         base = path[: shard.start()]
