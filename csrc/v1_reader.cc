@@ -154,7 +154,11 @@ void V1Reader::load_file(uint32_t fi, File file, std::string_view bytes,
       if (element_size(m.dtype) == 0 && m.dtype != kString) {
         throw DataLoss(what + " has dtype " + std::to_string(m.dtype) + ", which a V1 checkpoint cannot hold");
       }
-      element_count(m.shape, what);
+      // Byte sizes must fit int64 too (entry() reports them; no file holds more).
+      int64_t bytes;
+      if (__builtin_mul_overflow(element_count(m.shape, what), std::max(element_size(m.dtype), 1), &bytes)) {
+        throw DataLoss(what + ": shape has more than 2^63 bytes");
+      }
       auto [it, added] = index_of->emplace(std::string(m.name), static_cast<uint32_t>(tensors_.size()));
       if (added) {
         V1Tensor t;
