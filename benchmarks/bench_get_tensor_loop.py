@@ -14,7 +14,7 @@ import statistics
 import tempfile
 import time
 
-from mixes import MIXES, materialize
+from mixes import MIXES, saved
 
 import tfbundle
 
@@ -26,9 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("TFBUNDLE_BENCH_DIR")) as directory:
         for mix in args.mix:
-            tensors = materialize(MIXES[mix]())
-            nbytes = sum(v.nbytes for v in tensors.values())
-            prefix = tfbundle.save(tensors, os.path.join(directory, mix, "ckpt"))
+            prefix, tensors, nbytes = saved(mix, directory)
             del tensors
             keys = tfbundle.open(prefix).keys()
             times = []

@@ -23,7 +23,7 @@ from typing import Dict
 import numpy as np
 
 from common import report
-from mixes import MIXES, materialize
+from mixes import MIXES, saved
 
 import tfbundle
 from tfbundle.bench import interleaved_medians, read_contenders, write_contenders
@@ -67,9 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("TFBUNDLE_BENCH_DIR")) as directory:
         for mix in args.mix:
-            tensors = materialize(MIXES[mix]())
-            nbytes = sum(v.nbytes for v in tensors.values())
-            prefix = tfbundle.save(tensors, os.path.join(directory, mix, "ckpt"))
+            prefix, tensors, nbytes = saved(mix, directory)
             st_path = os.path.join(directory, mix, "model.safetensors")
             try:
                 from safetensors.numpy import save_file

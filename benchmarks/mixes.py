@@ -99,6 +99,18 @@ def materialize(shapes: Shapes, seed: int = 0) -> Dict[str, np.ndarray]:
     return out
 
 
+def saved(mix: str, directory: str):
+    """Materializes mix ``mix`` and saves it under ``directory/mix/ckpt``:
+    returns (prefix, tensors, total bytes)."""
+    import os
+
+    import tfbundle
+
+    tensors = materialize(MIXES[mix]())
+    prefix = tfbundle.save(tensors, os.path.join(directory, mix, "ckpt"))
+    return prefix, tensors, sum(v.nbytes for v in tensors.values())
+
+
 MIXES = {
     "bert": bert_base,
     "resnet": resnet50,
