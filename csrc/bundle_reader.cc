@@ -147,28 +147,23 @@ std::shared_ptr<MappedFile> BundleReader::shard(int32_t id) const {
 
 std::shared_ptr<MappedFile> BundleReader::locate(std::string_view key, const BundleEntry& e) const {
   if (!e.slices.empty()) fail(key, "is a partitioned variable; read its slices");
-  if (e.shard_id >= header_.num_shards) {
-    fail(key, "names data shard " + std::to_string(e.shard_id) + " but the bundle has " +
+  return locate(key, e.shard_id, static_cast<uint64_t>(e.offset), static_cast<uint64_t>(e.size));
+}
+
+std::shared_ptr<MappedFile> BundleReader::locate(std::string_view key, int32_t shard_id, uint64_t offset,
+                                                 uint64_t size) const {
+  if (shard_id >= header_.num_shards) {
+    fail(key, "names data shard " + std::to_string(shard_id) + " but the bundle has " +
                   std::to_string(header_.num_shards));
   }
-  auto file = shard(e.shard_id);
-  const uint64_t end = static_cast<uint64_t>(e.offset) + static_cast<uint64_t>(e.size);
+  auto file = shard(shard_id);
+  const uint64_t end = offset + size;  // both < 2^63: checked when decoded
   if (end > file->size()) {
-    throw DataLoss(file->path() + ": tensor " + quoted(key) + " spans bytes [" + std::to_string(e.offset) + ", " +
+    throw DataLoss(file->path() + ": tensor " + quoted(key) + " spans bytes [" + std::to_string(offset) + ", " +
                    std::to_string(end) + ") but the file has " + std::to_string(file->size()) +
                    " bytes (truncated data file?)");
   }
   return file;
-}
-
-void BundleReader::check_fixed_size(std::string_view key, const BundleEntry& e) const {
-  const int width = element_size(e.dtype);
-  if (width == 0) fail(key, "dtype " + std::to_string(e.dtype) + " is not a fixed-size type");
-  const int64_t n = e.num_elements();
-  if (n > INT64_MAX / width || n * width != e.size) {
-    fail(key, "size " + std::to_string(e.size) + " does not match " + std::to_string(n) + " elements of " +
-                  std::to_string(width) + " bytes");
-  }
 }
 
 FixedPayload BundleReader::fixed_payload(size_t i) const {
@@ -189,18 +184,7 @@ FixedPayload BundleReader::fixed_payload(size_t i) const {
   p.offset = static_cast<uint64_t>(table_.offset(i));
   p.masked_crc = table_.masked_crc(i);
   p.has_crc = table_.has_crc(i);
-  if (size == 0) return p;
-  const int32_t shard_id = table_.shard_id(i);
-  if (shard_id >= header_.num_shards) {
-    fail(key, "names data shard " + std::to_string(shard_id) + " but the bundle has " +
-                  std::to_string(header_.num_shards));
-  }
-  p.file = shard(shard_id);
-  if (p.offset + p.size > p.file->size()) {
-    throw DataLoss(p.file->path() + ": tensor " + quoted(key) + " spans bytes [" + std::to_string(p.offset) + ", " +
-                   std::to_string(p.offset + p.size) + ") but the file has " + std::to_string(p.file->size()) +
-                   " bytes (truncated data file?)");
-  }
+  if (size > 0) p.file = locate(key, table_.shard_id(i), p.offset, p.size);
   return p;
 }
 
@@ -265,12 +249,10 @@ void BundleReader::read_into(std::string_view key, void* dst, size_t n, bool ver
 }
 
 TensorView BundleReader::view(std::string_view key) const {
-  const BundleEntry& e = get(key);
-  check_fixed_size(key, e);
-  if (e.size == 0) return {nullptr, std::string_view()};
-  auto file = locate(key, e);
-  if (!file->mapped()) fail(key, "its data file is not memory-mapped, so it has no zero-copy view");
-  return {file, file->bytes().substr(static_cast<size_t>(e.offset), static_cast<size_t>(e.size))};
+  const FixedPayload p = fixed_payload(find(key));
+  if (p.size == 0) return {nullptr, std::string_view()};
+  if (!p.file->mapped()) fail(key, "its data file is not memory-mapped, so it has no zero-copy view");
+  return {p.file, p.file->bytes().substr(static_cast<size_t>(p.offset), p.size)};
 }
 
 std::shared_ptr<MappedFile> BundleReader::payload_location(std::string_view key, uint64_t* offset,
@@ -322,33 +304,26 @@ StringTensor BundleReader::read_strings(std::string_view key, bool verify) const
 }
 
 void BundleReader::verify(std::string_view key) const {
-  const BundleEntry& e = get(key);
-  if (!e.slices.empty()) return;  // its slices are entries of their own
-  if (e.dtype == kString || e.dtype == kVariant) {
+  const size_t i = find(key);
+  if (table_.partitioned(i)) return;  // its slices are entries of their own
+  if (table_.dtype(i) == kString || table_.dtype(i) == kVariant) {
     read_strings(key, true);
     return;
   }
-  check_fixed_size(key, e);
-  if (e.size == 0) {
-    if (e.masked_crc != crc32c::mask(0)) fail(key, "checksum mismatch (empty tensor)");
-    return;
-  }
-  auto file = locate(key, e);
+  const FixedPayload p = fixed_payload(i);
   uint32_t crc = 0;
-  if (file->mapped()) {
-    crc = crc32c::value(file->bytes().data() + e.offset, static_cast<size_t>(e.size));
-  } else {
-    std::string chunk(std::min<size_t>(kReadChunk, static_cast<size_t>(e.size)), '\0');
-    for (uint64_t done = 0; done < static_cast<uint64_t>(e.size);) {
-      const size_t k = static_cast<size_t>(std::min<uint64_t>(chunk.size(), static_cast<uint64_t>(e.size) - done));
-      file->read(static_cast<uint64_t>(e.offset) + done, k, chunk.data());
+  if (p.size > 0 && p.file->mapped()) {
+    crc = crc32c::value(p.file->bytes().data() + p.offset, p.size);
+  } else if (p.size > 0) {
+    std::string chunk(std::min(kReadChunk, p.size), '\0');
+    for (size_t done = 0; done < p.size;) {
+      const size_t k = std::min(chunk.size(), p.size - done);
+      p.file->read(p.offset + done, k, chunk.data());
       crc = crc32c::extend(crc, chunk.data(), k);
       done += k;
     }
   }
-  if (!e.has_crc || crc32c::mask(crc) != e.masked_crc) {
-    throw DataLoss(file->path() + ": checksum mismatch for tensor " + quoted(key) + " (data corrupted)");
-  }
+  check_crc(i, p, crc, true);
 }
 
 }  // namespace tfbundle

@@ -124,8 +124,8 @@ class BundleReader {
   std::shared_ptr<MappedFile> shard(int32_t id) const;
   // Checks that the entry's bytes lie in its shard and returns the shard.
   std::shared_ptr<MappedFile> locate(std::string_view key, const BundleEntry& e) const;
-  // Fixed-size entries: checks size == elements × element size.
-  void check_fixed_size(std::string_view key, const BundleEntry& e) const;
+  // Checks that [offset, offset + size) lies in data shard `shard_id` and returns the shard.
+  std::shared_ptr<MappedFile> locate(std::string_view key, int32_t shard_id, uint64_t offset, uint64_t size) const;
   // Throws DataLoss unless `crc` (of the payload's bytes) matches, when `verify`.
   void check_crc(size_t i, const FixedPayload& p, uint32_t crc, bool verify) const;
   [[noreturn]] void fail(std::string_view key, const std::string& problem) const;
