@@ -59,6 +59,23 @@ def data_blocks(data: bytes) -> List[Tuple[int, int]]:
     return [handle(v) for _k, v in block_entries(data[index_offset : index_offset + index_size])]
 
 
+def block_types(table: bytes) -> set:
+    """The type byte of every block of a table (data, metaindex and index),
+    read independently of the code under test."""
+    import cramjam
+
+    meta, (index_offset, index_size) = footer_handles(table)
+    index_type = table[index_offset + index_size]
+    contents = table[index_offset : index_offset + index_size]
+    if index_type == 1:
+        contents = bytes(cramjam.snappy.decompress_raw(contents))
+    types = {table[meta[0] + meta[1]], index_type}
+    for _key, value in block_entries(contents):
+        offset, size = handle(value)
+        types.add(table[offset + size])
+    return types
+
+
 def _block(data: bytes, offset: int, size: int) -> bytes:
     assert data[offset + size] == 0, "the source table must be uncompressed"
     return data[offset : offset + size]

@@ -19,18 +19,8 @@ from hypothesis import strategies as st
 import tfbundle
 from tfbundle import _core
 from tests.helpers import assert_matches_tensorflow, assert_same_array, varint
-from tests.snappy_tables import (MAGIC, block_entries, compress, data_blocks, footer_handles, handle, masked_crc,
-                                 read_varint, rewrite_file)
-
-
-def block_types(table: bytes) -> set:
-    """The type byte of every block of a table (data, metaindex and index),
-    read independently of the code under test."""
-    meta, index = footer_handles(table)
-    types = {table[meta[0] + meta[1]], table[index[0] + index[1]]}
-    if table[index[0] + index[1]] == 0:
-        types |= {table[offset + size] for offset, size in data_blocks(table)}
-    return types
+from tests.snappy_tables import (MAGIC, block_entries, block_types, compress, data_blocks, footer_handles, handle,
+                                 masked_crc, read_varint, rewrite_file)
 
 
 def snappy_copy(prefix, directory) -> str:
