@@ -1,11 +1,27 @@
-"""File-system helpers for atomic replacement."""
+"""Temporary files and atomic replacement.
+
+Every write goes to a temporary name next to its target and is renamed into
+place, so a reader never sees a half-written file. The names carry host and
+pid, so a later writer can tell a dead writer's leftovers and remove them.
+"""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import os
+import random
+import re
 import shutil
+import socket
+import time
+from typing import List, Optional, Tuple
+
+# Ours: after the first marker, host (may hold dots), pid, random number, then
+# the end or the suffix of a file inside a temporary bundle (".index", ...).
+# TensorFlow's are `.tempstate<n>` and `checkpoint.tmp<hex>`.
+_OUR_TEMP = re.compile(r"\.tfbundle-tmp\.(?P<host>.+?)\.(?P<pid>\d+)\.\d+(?:\..*)?$")
+_FOREIGN_TEMP = re.compile(r"(\.tempstate\d+|^checkpoint\.tmp[0-9a-f]{32})$")
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -43,3 +59,73 @@ def replace_directory(new: str, target: str) -> None:
         os.rename(target, aside)
     os.rename(new, target)
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def temp_name(final_path: str) -> str:
+    """A temporary name next to ``final_path``, in the format the C++ writer
+    uses: ``<final>.tfbundle-tmp.<host>.<pid>.<random>``.
+
+    Example:
+        >>> temp_name("ckpt/checkpoint").startswith("ckpt/checkpoint.tfbundle-tmp.")
+        True
+    """
+    return f"{final_path}.tfbundle-tmp.{socket.gethostname()}.{os.getpid()}.{random.getrandbits(48)}"
+
+
+def temporary_owner(path: str) -> Optional[Tuple[str, int]]:
+    """(host, pid) of one of our temporary files; None for anything else."""
+    m = _OUR_TEMP.search(os.path.basename(path))  # search: the first marker wins
+    return (m.group("host"), int(m.group("pid"))) if m else None
+
+
+def is_foreign_temporary(path: str) -> bool:
+    """True for TensorFlow's temporary names (``.tempstate<n>``, ``checkpoint.tmp<hex>``)."""
+    return bool(_FOREIGN_TEMP.search(os.path.basename(path)))
+
+
+def remove_stale_temporaries(directory: str, foreign_older_than: float = 24 * 3600.0) -> List[str]:
+    """Deletes temporary files that interrupted writers left in ``directory``.
+
+    tfbundle's own temporaries (``*.tfbundle-tmp.<host>.<pid>.<n>``) go as soon
+    as their writer is gone (same host, process no longer alive), or after
+    ``foreign_older_than`` seconds when written on another host.
+    TensorFlow's (``*.tempstate<n>``, ``checkpoint.tmp<hex>``) go once older
+    than ``foreign_older_than``, so that a writer still running is never
+    disturbed. Returns what was removed.
+
+    Example:
+        >>> remove_stale_temporaries("runs/exp1")                  # doctest: +SKIP
+        []
+    """
+    removed = []
+    now = time.time()
+    host = socket.gethostname()
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        owner = temporary_owner(path)
+        try:
+            age = now - os.path.getmtime(path)
+            if owner is not None and owner[0] == host:
+                stale = not _process_alive(owner[1])
+            elif owner is not None or is_foreign_temporary(path):
+                stale = age >= foreign_older_than
+            else:
+                continue
+            if stale:
+                os.unlink(path)
+                removed.append(path)
+        except (FileNotFoundError, IsADirectoryError):
+            pass
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True

@@ -14,6 +14,7 @@ import zipfile
 from typing import Any, Callable, List, Optional, Tuple
 
 from . import paths, safetensors_io
+from ._fsutil import temp_name
 from ._lazy import numpy as np
 from .dtypes import DType, as_dtype
 from .reader import CheckpointReader, as_array
@@ -227,7 +228,7 @@ def _npy_round_trips(numpy_dtype: Any) -> bool:
 
 
 def _write_npz(path: str, plan, fetch, tick) -> None:
-    temp = paths.temp_name(path)
+    temp = temp_name(path)
     try:
         with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
             for i, (name, dt, _shape, cast) in enumerate(plan, 1):

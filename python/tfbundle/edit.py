@@ -14,6 +14,7 @@ import re
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Set, Tuple
 
 from . import paths
+from ._fsutil import temp_name
 from .dtypes import as_dtype
 from .objects import OBJECT_GRAPH_KEY
 from .proto import parse
@@ -168,7 +169,7 @@ def transform(src: "paths.PathLike", dst: "paths.PathLike", *, drop: Iterable[st
         shards = num_shards or (_unused_shard_count(dst_prefix, old_shards) if same else old_shards)
         # In place: a whole temporary bundle whose names mark it as ours, so a
         # killed edit's leftovers are never mistaken for a checkpoint.
-        target = paths.temp_name(dst_prefix) if same else dst_prefix
+        target = temp_name(dst_prefix) if same else dst_prefix
         with Writer(target, num_shards=shards, sync=sync) as writer:
             total = len(mapping)
             for done, (key, new) in enumerate(mapping.items(), 1):

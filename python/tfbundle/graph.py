@@ -14,7 +14,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from . import _core, paths
+from . import paths
+from ._core import GraphScanner, decode_tensor_proto
+from ._fsutil import temp_name
 from ._lazy import numpy as np
 from .dtypes import DType, as_dtype, from_enum
 from .errors import DataLossError
@@ -83,7 +85,7 @@ def _iter_text_nodes(graph) -> Iterator[Tuple[Node, Any]]:
 def _decode_text_value(path: str, node) -> Any:
     tensor = node.attr["value"].tensor
     try:
-        return _to_array(*_core.decode_tensor_proto(tensor.SerializeToString()))
+        return _to_array(*decode_tensor_proto(tensor.SerializeToString()))
     except DataLossError as e:
         raise DataLossError(f"{path}: node {node.name!r}: {e}") from None
 
@@ -105,7 +107,7 @@ def iter_nodes(path: "paths.PathLike") -> Iterator[Node]:
         for node, _proto in _iter_text_nodes(_text_graph(p)):
             yield node
         return
-    scanner = _core.GraphScanner(*_location(p))
+    scanner = GraphScanner(*_location(p))
     while (item := scanner.next()) is not None:
         name, op, inputs, device, function, _dtype, _has_value = item
         yield Node(name, op, tuple(inputs), device, function)
@@ -129,7 +131,7 @@ def consts(path: "paths.PathLike", *, copy: bool = False) -> Iterator[Tuple[str,
             if node.op == "Const" and "value" in proto.attr:
                 yield _const_name(node), _decode_text_value(p, proto)
         return
-    scanner = _core.GraphScanner(*_location(p))
+    scanner = GraphScanner(*_location(p))
     while (item := scanner.next()) is not None:
         name, op, _inputs, _device, function, _dtype, has_value = item
         if op == "Const" and has_value:
@@ -320,7 +322,7 @@ def write_graph_def(path: "paths.PathLike", nodes: Sequence[Any], *, library: An
         >>> write_graph_def("g.pb", [node_def_1, node_def_2])      # doctest: +SKIP
     """
     out = os.fspath(path)
-    temp = paths.temp_name(out)
+    temp = temp_name(out)
 
     def field(f, number: int, payload: bytes) -> None:
         key = (number << 3) | 2

@@ -17,6 +17,7 @@ import time
 from typing import Any, List, Mapping, Optional
 
 from . import paths, state
+from ._fsutil import remove_stale_temporaries
 from .writer import save as save_bundle
 
 
@@ -131,54 +132,4 @@ def delete_checkpoint_files(prefix: str) -> None:
             pass
 
 
-def remove_stale_temporaries(directory: str, foreign_older_than: float = 24 * 3600.0) -> List[str]:
-    """Deletes temporary files that interrupted writers left in ``directory``.
-
-    tfbundle's own temporaries (``*.tfbundle-tmp.<host>.<pid>.<n>``) go as soon
-    as their writer is gone (same host, process no longer alive), or after
-    ``foreign_older_than`` seconds when written on another host.
-    TensorFlow's (``*.tempstate<n>``, ``checkpoint.tmp<hex>``) go once older
-    than ``foreign_older_than``, so that a writer still running is never
-    disturbed. Returns what was removed.
-
-    Example:
-        >>> remove_stale_temporaries("runs/exp1")                  # doctest: +SKIP
-        []
-    """
-    import socket
-
-    removed = []
-    now = time.time()
-    host = socket.gethostname()
-    for name in os.listdir(directory):
-        path = os.path.join(directory, name)
-        owner = paths.temporary_owner(path)
-        try:
-            age = now - os.path.getmtime(path)
-            if owner is not None and owner[0] == host:
-                stale = not _process_alive(owner[1])
-            elif owner is not None or paths.is_foreign_temporary(path):
-                stale = age >= foreign_older_than
-            else:
-                continue
-            if stale:
-                os.unlink(path)
-                removed.append(path)
-        except (FileNotFoundError, IsADirectoryError):
-            pass
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-
-
-__all__ = ["CheckpointManager", "delete_checkpoint_files", "remove_stale_temporaries"]
+__all__ = ["CheckpointManager", "delete_checkpoint_files"]

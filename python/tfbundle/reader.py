@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
-from . import _core, paths
+from . import paths
+from ._core import BundleReader, V1Reader, empty_bytes, register_numpy_dtypes
+from .locate import resolve
 from ._lazy import numpy as np
 from .dtypes import DType, from_enum, numpy_dtypes_by_enum
 from .errors import DataLossError
@@ -24,7 +26,7 @@ def _register_numpy_dtypes() -> None:
     needs numpy and ml_dtypes, which ``import tfbundle`` does not load)."""
     global _numpy_dtypes_registered
     if not _numpy_dtypes_registered:
-        _core.register_numpy_dtypes(numpy_dtypes_by_enum())
+        register_numpy_dtypes(numpy_dtypes_by_enum())
         _numpy_dtypes_registered = True
 
 if TYPE_CHECKING:
@@ -37,7 +39,7 @@ class CheckpointReader:
 
     ``path`` may be a prefix, its ``.index`` or a ``.data-*`` file, a V1
     file or pattern, a ``pathlib.Path``, or a directory (see
-    :func:`tfbundle.paths.resolve`). Keys of partitioned variables' slices are
+    :func:`tfbundle.locate.resolve`). Keys of partitioned variables' slices are
     hidden, as TensorFlow hides them; the variable itself reads back whole.
     Safe to share between threads.
 
@@ -47,10 +49,10 @@ class CheckpointReader:
     """
 
     def __init__(self, path: "paths.PathLike") -> None:
-        location = paths.resolve(path)
+        location = resolve(path)
         self._prefix = location.prefix
         self._version = location.version
-        self._core: Any = _core.V1Reader(location.files) if location.version == 1 else _core.BundleReader(location.prefix)
+        self._core: Any = V1Reader(location.files) if location.version == 1 else BundleReader(location.prefix)
         self._keys: Optional[List[str]] = None
         self._key_set: Optional[frozenset] = None
 
@@ -182,7 +184,7 @@ class CheckpointReader:
             if verify:
                 self._core.verify(key)
             return self._core.view(key).view(dtype.numpy_dtype).reshape(shape)
-        raw = _core.empty_bytes(self._core.checked_size(key))
+        raw = empty_bytes(self._core.checked_size(key))
         self._core.read_into(key, raw, verify)
         out = raw.view(dtype.numpy_dtype).reshape(shape)
         if not copy:

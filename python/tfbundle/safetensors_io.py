@@ -17,6 +17,7 @@ import struct
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from . import paths
+from ._fsutil import temp_name
 from ._arrays import c_contiguous
 from ._lazy import numpy as np
 from .dtypes import DType, as_dtype
@@ -57,7 +58,7 @@ def write(path: str, specs: List[Tuple[str, DType, Tuple[int, ...]]], fetch: Cal
         offset += size
     encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
     encoded += b" " * (-len(encoded) % 8)
-    temp = paths.temp_name(path)
+    temp = temp_name(path)
     try:
         with open(temp, "wb") as f:
             f.write(struct.pack("<Q", len(encoded)))

@@ -11,6 +11,7 @@ import os
 from typing import Any, List, Optional, Sequence
 
 from . import paths
+from ._fsutil import temp_name
 from .errors import DataLossError
 
 STATE_FILENAME = "checkpoint"
@@ -96,7 +97,7 @@ def latest_checkpoint(checkpoint_dir: "paths.PathLike", latest_filename: Optiona
 
 
 def _atomic_write_text(path: str, text: str, sync: bool = False) -> None:
-    temp = paths.temp_name(path)
+    temp = temp_name(path)
     try:
         with open(temp, "w", encoding="utf-8") as f:
             f.write(text)

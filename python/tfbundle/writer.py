@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence, Tuple
 
-from . import _core, paths
+from . import paths
+from ._core import BundleWriter, encode_slice_key
+from ._fsutil import remove_stale_temporaries
 from ._arrays import c_contiguous
 from ._lazy import numpy as np
 from .dtypes import STRING, DType, _numpy_table, as_dtype, from_enum
@@ -148,10 +150,8 @@ class Writer:
         self.sync = sync
         parent = os.path.dirname(self.prefix) or "."
         os.makedirs(parent, exist_ok=True)
-        from .manager import remove_stale_temporaries
-
         remove_stale_temporaries(parent)  # leftovers of killed writers
-        self._core = _core.BundleWriter(self.prefix, int(num_shards))
+        self._core = BundleWriter(self.prefix, int(num_shards))
 
     def add(self, name: str, value: Any, *, dtype: Any = None, shard: Optional[int] = None) -> None:
         """Writes one tensor under ``name`` (any str or bytes except ``""``),
@@ -211,7 +211,7 @@ class Writer:
         expected = tuple(dim if length < 0 else length for (_s, length), dim in zip(extents, full_shape))
         if arr.shape != expected:
             raise ValueError(f"slice {slice_spec!r} of {name!r} has shape {expected}, the value {arr.shape}")
-        self._add_array(_core.encode_slice_key(name, extents), arr, dt)
+        self._add_array(encode_slice_key(name, extents), arr, dt)
         self._core.add_slice_of(name, dt.enum, full_shape, extents)
 
     def copy_from(self, reader: Any, key: str, new_key: Optional[str] = None, *, shard: Optional[int] = None) -> None:
@@ -233,7 +233,7 @@ class Writer:
                 self.add(target, reader._read_array(key, True, True), dtype=enum, shard=shard)
             return
         for extents, slice_key in core.slices(key):
-            new_slice_key = _core.encode_slice_key(target, extents)
+            new_slice_key = encode_slice_key(target, extents)
             if core.verbatim:
                 core.copy_entry_to(slice_key, self._core, new_slice_key, -1)
             else:
