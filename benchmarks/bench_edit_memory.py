@@ -59,14 +59,20 @@ def main() -> None:
                 w.add(f"layer_{i:03d}/kernel", block.reshape(4096, -1))
         size = sum(os.path.getsize(p) for p in tfbundle.paths.existing_data_paths(src))
         print(f"checkpoint: {size / 2**30:.2f} GiB in {count} tensors of {tensor_bytes >> 20} MiB")
-        for job, dst in (("convert-bf16", os.path.join(tmp, "out.safetensors")),
-                         ("edit-cast", os.path.join(tmp, "edited")), ("copy", os.path.join(tmp, "copied"))):
-            out = subprocess.run([sys.executable, "-c", _JOB, job, src, dst], capture_output=True, text=True,
-                                 check=True)
+        for job, dst in (
+            ("convert-bf16", os.path.join(tmp, "out.safetensors")),
+            ("edit-cast", os.path.join(tmp, "edited")),
+            ("copy", os.path.join(tmp, "copied")),
+        ):
+            out = subprocess.run(
+                [sys.executable, "-c", _JOB, job, src, dst], capture_output=True, text=True, check=True
+            )
             growth, seconds = out.stdout.split()
             growth = int(growth)
-            print(f"  {job:14s} peak RSS growth {growth / 2**20:8.1f} MiB = {growth / tensor_bytes:4.2f} tensors "
-                  f"({100 * growth / size:4.1f}% of the checkpoint), {float(seconds):.1f} s")
+            print(
+                f"  {job:14s} peak RSS growth {growth / 2**20:8.1f} MiB = {growth / tensor_bytes:4.2f} tensors "
+                f"({100 * growth / size:4.1f}% of the checkpoint), {float(seconds):.1f} s"
+            )
 
 
 if __name__ == "__main__":

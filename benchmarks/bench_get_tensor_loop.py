@@ -14,9 +14,8 @@ import statistics
 import tempfile
 import time
 
-from mixes import MIXES, saved
-
 import tfbundle
+from mixes import MIXES, saved
 
 
 def main() -> None:
@@ -37,8 +36,10 @@ def main() -> None:
                 times.append(time.perf_counter() - start)
                 del values
             median = statistics.median(times[1:])
-            print(f"{mix:14s} {len(keys):5d} tensors  median {median * 1e3:7.1f} ms  {nbytes / median / 1e9:5.2f} GB/s  "
-                  f"(range {min(times[1:]) * 1e3:.0f}-{max(times[1:]) * 1e3:.0f} ms)")
+            print(
+                f"{mix:14s} {len(keys):5d} tensors  median {median * 1e3:7.1f} ms  {nbytes / median / 1e9:5.2f} GB/s  "
+                f"(range {min(times[1:]) * 1e3:.0f}-{max(times[1:]) * 1e3:.0f} ms)"
+            )
 
 
 if __name__ == "__main__":

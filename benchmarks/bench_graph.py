@@ -21,7 +21,6 @@ import tempfile
 import numpy as np
 
 from common import median_seconds, report
-
 from tfbundle import graph as tgraph
 from tfbundle.proto import message_class
 
@@ -72,8 +71,12 @@ print(peak_rss() - base)
 
 
 def rss_growth(mode: str, path: str) -> int:
-    out = subprocess.run([sys.executable, "-c", _RSS_PROBE, mode, path], capture_output=True, text=True,
-                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE, mode, path],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return int(float(out.stdout.strip().splitlines()[-1]))
@@ -90,8 +93,7 @@ def main() -> None:
         size = write_graph(path, args.mib)
         results = {
             "tfbundle consts() as views": median_seconds(lambda: list(tgraph.consts(path)), args.repeats),
-            "tfbundle consts(copy=True)": median_seconds(
-                lambda: list(tgraph.consts(path, copy=True)), args.repeats),
+            "tfbundle consts(copy=True)": median_seconds(lambda: list(tgraph.consts(path, copy=True)), args.repeats),
         }
         try:
             import tensorflow as tf
@@ -105,12 +107,18 @@ def main() -> None:
             results["TF ParseFromString + make_ndarray"] = median_seconds(tf_extract, args.repeats)
         except ImportError:
             tf = None
-        report(f"Extract every Const of a {size / 2**20:.0f} MiB frozen graph", results, size,
-               baseline="tfbundle consts(copy=True)")
+        report(
+            f"Extract every Const of a {size / 2**20:.0f} MiB frozen graph",
+            results,
+            size,
+            baseline="tfbundle consts(copy=True)",
+        )
         if tf is not None:
             tf_time = results["TF ParseFromString + make_ndarray"]
-            print(f"  ratio vs TF: views {tf_time / results['tfbundle consts() as views']:.1f}x, "
-                  f"copies {tf_time / results['tfbundle consts(copy=True)']:.1f}x")
+            print(
+                f"  ratio vs TF: views {tf_time / results['tfbundle consts() as views']:.1f}x, "
+                f"copies {tf_time / results['tfbundle consts(copy=True)']:.1f}x"
+            )
         print("\nPeak RSS growth (fresh process) as a share of the file size:")
         for mode in ("views", "copies") + (("tf",) if tf is not None else ()):
             growth = rss_growth(mode, path)

@@ -18,19 +18,17 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-from typing import Dict
 
 import numpy as np
 
+import tfbundle
 from common import report
 from mixes import MIXES, saved
-
-import tfbundle
 from tfbundle.bench import interleaved_medians, read_contenders, write_contenders
 
 
-def floors(prefix: str, nbytes: int) -> Dict[str, object]:
-    files = [prefix + ".index"] + tfbundle.paths.existing_data_paths(prefix)
+def floors(prefix: str, nbytes: int) -> dict[str, object]:
+    files = [prefix + ".index", *tfbundle.paths.existing_data_paths(prefix)]
     source = np.ones(nbytes, np.uint8)
     reused = np.empty_like(source)
     keys = tfbundle.open(prefix).keys()
@@ -53,10 +51,12 @@ def floors(prefix: str, nbytes: int) -> Dict[str, object]:
             out.append(buf)
         return out
 
-    return {"view + np.array (unverified)": view_and_copy,
-            "floor: memcpy, reused memory": lambda: np.copyto(reused, source),
-            "floor: memcpy, fresh memory": memcpy_fresh,
-            "floor: pread, fresh memory": pread_fresh}
+    return {
+        "view + np.array (unverified)": view_and_copy,
+        "floor: memcpy, reused memory": lambda: np.copyto(reused, source),
+        "floor: memcpy, fresh memory": memcpy_fresh,
+        "floor: pread, fresh memory": pread_fresh,
+    }
 
 
 def main() -> None:
@@ -79,8 +79,10 @@ def main() -> None:
             report(f"{mix}: read {len(tensors)} tensors, {nbytes / 1e9:.2f} GB", reads, nbytes, "tfbundle get_tensor")
             for base in ("TF get_tensor", "TF RestoreV2", "safetensors load_file"):
                 if base in reads:
-                    print(f"  vs {base}: get_tensor loop {reads[base] / reads['tfbundle get_tensor']:.2f}x, "
-                          f"load {reads[base] / reads['tfbundle load']:.2f}x")
+                    print(
+                        f"  vs {base}: get_tensor loop {reads[base] / reads['tfbundle get_tensor']:.2f}x, "
+                        f"load {reads[base] / reads['tfbundle load']:.2f}x"
+                    )
             if not args.no_write:
                 writes_dir = os.path.join(directory, mix, "writes")
                 os.makedirs(writes_dir)

@@ -16,9 +16,8 @@ import tempfile
 
 import numpy as np
 
-from common import interleaved_medians, median_seconds, memcpy_floor, page_cache_read_floor, report
-
 import tfbundle
+from common import interleaved_medians, memcpy_floor, page_cache_read_floor, report
 
 
 def make_large(directory: str, mib: int) -> str:
@@ -73,10 +72,14 @@ def without_buffer_cache(prefix: str, repeats: int) -> dict:
     import subprocess
     import sys
 
-    env = dict(os.environ, TFBUNDLE_BUFFER_CACHE_MB="0", PYTHONPATH=os.pathsep.join(
-        [os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH", "")]))
-    out = subprocess.run([sys.executable, "-c", _NO_POOL, prefix, str(repeats)], capture_output=True, text=True,
-                         env=env, check=True)
+    env = dict(
+        os.environ,
+        TFBUNDLE_BUFFER_CACHE_MB="0",
+        PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH", "")]),
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", _NO_POOL, prefix, str(repeats)], capture_output=True, text=True, env=env, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -108,13 +111,15 @@ def bench_large(tf, prefix: str, repeats: int) -> None:
         "tfbundle read_into (verified, reused buffers)": ours_into,
     }
     if tf is not None:
+
         def tf_reader():
             r = tf.train.load_checkpoint(prefix)
             return [r.get_tensor(k) for k in keys]
 
         def tf_restore():
-            out = tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=keys, shape_and_slices=[""] * len(keys),
-                                       dtypes=[tf.float32] * len(keys))
+            out = tf.raw_ops.RestoreV2(
+                prefix=prefix, tensor_names=keys, shape_and_slices=[""] * len(keys), dtypes=[tf.float32] * len(keys)
+            )
             return [t.numpy() for t in out]
 
         contenders["tf.train.load_checkpoint + get_tensor"] = tf_reader
@@ -134,17 +139,34 @@ def bench_large(tf, prefix: str, repeats: int) -> None:
     results["tfbundle get_tensor, buffer cache off"] = no_cache["ours"]
     if os.path.exists(st_path):
         os.unlink(st_path)
-    report(f"Full read of {nbytes / 2**20:.0f} MiB float32 in {len(keys)} tensors", results, nbytes,
-           baseline="tfbundle get_tensor (verified copy)")
+    report(
+        f"Full read of {nbytes / 2**20:.0f} MiB float32 in {len(keys)} tensors",
+        results,
+        nbytes,
+        baseline="tfbundle get_tensor (verified copy)",
+    )
     copy = results["tfbundle get_tensor (verified copy)"]
     print("  ratios: verified copy vs memcpy = {:.2f}x speed".format(results["memcpy (fresh destination)"] / copy))
     if tf is not None:
-        print("          verified copy vs TF get_tensor = {:.2f}x".format(results["tf.train.load_checkpoint + get_tensor"] / copy))
-        print("          verified copy vs TF RestoreV2  = {:.2f}x".format(results["tf.raw_ops.RestoreV2 (+ .numpy())"] / copy))
-        print("          with the buffer cache off (fresh pages): {:.2f}x TF get_tensor (interleaved in a second "
-              "process)".format(no_cache["tf"] / no_cache["ours"]))
-        print("          copy=False views vs TF get_tensor = {:.1f}x".format(
-            results["tf.train.load_checkpoint + get_tensor"] / results["tfbundle get_tensor(copy=False)"]))
+        print(
+            "          verified copy vs TF get_tensor = {:.2f}x".format(
+                results["tf.train.load_checkpoint + get_tensor"] / copy
+            )
+        )
+        print(
+            "          verified copy vs TF RestoreV2  = {:.2f}x".format(
+                results["tf.raw_ops.RestoreV2 (+ .numpy())"] / copy
+            )
+        )
+        print(
+            "          with the buffer cache off (fresh pages): {:.2f}x TF get_tensor (interleaved in a second "
+            "process)".format(no_cache["tf"] / no_cache["ours"])
+        )
+        print(
+            "          copy=False views vs TF get_tensor = {:.1f}x".format(
+                results["tf.train.load_checkpoint + get_tensor"] / results["tfbundle get_tensor(copy=False)"]
+            )
+        )
 
 
 def bench_many(tf, prefix: str, repeats: int) -> None:
@@ -161,8 +183,9 @@ def bench_many(tf, prefix: str, repeats: int) -> None:
     listing = {"tfbundle open + get_variable_to_shape_map": ours_list}
     reading = {"tfbundle get_tensor of every tensor": ours_read_all}
     if tf is not None:
-        listing["tf.train.load_checkpoint + shape map"] = (
-            lambda: tf.train.load_checkpoint(prefix).get_variable_to_shape_map())
+        listing["tf.train.load_checkpoint + shape map"] = lambda: tf.train.load_checkpoint(
+            prefix
+        ).get_variable_to_shape_map()
 
         def tf_read_all():
             r = tf.train.load_checkpoint(prefix)
@@ -171,18 +194,28 @@ def bench_many(tf, prefix: str, repeats: int) -> None:
         reading["tf.train.load_checkpoint + get_tensor of every tensor"] = tf_read_all
     # Each run takes milliseconds: many interleaved runs steady the medians.
     results = interleaved_medians(listing, repeats=max(repeats, 31))
-    report(f"Open and list a {len(keys)}-entry checkpoint", results,
-           baseline="tfbundle open + get_variable_to_shape_map")
+    report(
+        f"Open and list a {len(keys)}-entry checkpoint", results, baseline="tfbundle open + get_variable_to_shape_map"
+    )
     if tf is not None:
-        print("  ratio: tfbundle vs TF = {:.1f}x".format(
-            results["tf.train.load_checkpoint + shape map"] / results["tfbundle open + get_variable_to_shape_map"]))
+        print(
+            "  ratio: tfbundle vs TF = {:.1f}x".format(
+                results["tf.train.load_checkpoint + shape map"] / results["tfbundle open + get_variable_to_shape_map"]
+            )
+        )
     results = interleaved_medians(reading, repeats=max(repeats, 11))
-    report(f"Read all {len(keys)} small (64-byte) tensors, verified", results,
-           baseline="tfbundle get_tensor of every tensor")
+    report(
+        f"Read all {len(keys)} small (64-byte) tensors, verified",
+        results,
+        baseline="tfbundle get_tensor of every tensor",
+    )
     if tf is not None:
-        print("  ratio: tfbundle vs TF = {:.1f}x".format(
-            results["tf.train.load_checkpoint + get_tensor of every tensor"]
-            / results["tfbundle get_tensor of every tensor"]))
+        print(
+            "  ratio: tfbundle vs TF = {:.1f}x".format(
+                results["tf.train.load_checkpoint + get_tensor of every tensor"]
+                / results["tfbundle get_tensor of every tensor"]
+            )
+        )
 
 
 def main() -> None:

@@ -19,20 +19,19 @@ import shutil
 import statistics
 import tempfile
 import time
-from typing import Callable, Dict, List
+from typing import Callable
 
 import numpy as np
 
+import tfbundle
 from common import report
 
-import tfbundle
 
-
-def interleaved_writes(root: str, writers: Dict[str, Callable[[str], object]], repeats: int) -> Dict[str, float]:
+def interleaved_writes(root: str, writers: dict[str, Callable[[str], object]], repeats: int) -> dict[str, float]:
     """Median time of each writer(d) into a fresh directory d, the writers
     taking turns (one warm-up round first). Deleting the files afterwards
     (dropping their page cache) is not part of the time."""
-    times: Dict[str, List[float]] = {name: [] for name in writers}
+    times: dict[str, list[float]] = {name: [] for name in writers}
     for round_ in range(repeats + 1):
         for name, write in writers.items():
             d = tempfile.mkdtemp(dir=root)
@@ -52,8 +51,10 @@ def main() -> None:
     args = parser.parse_args()
     per_tensor = 16 * 2**20 // 4
     rng = np.random.default_rng(0)
-    tensors = {f"layer_{i:03d}/kernel": rng.normal(size=(1024, per_tensor // 1024)).astype(np.float32)
-               for i in range(args.mib // 16)}
+    tensors = {
+        f"layer_{i:03d}/kernel": rng.normal(size=(1024, per_tensor // 1024)).astype(np.float32)
+        for i in range(args.mib // 16)
+    }
     small = {f"model/layer_{i // 10:05d}/sub_{i % 10}/kernel": np.full((4, 4), i, np.float32) for i in range(20000)}
     nbytes = sum(t.nbytes for t in tensors.values())
     root = tempfile.mkdtemp(dir=os.environ.get("TFBUNDLE_BENCH_DIR"))
@@ -75,8 +76,12 @@ def main() -> None:
         def save_v2(values):
             names = list(values)
             constants = [tf.constant(values[n]) for n in names]
-            return lambda d: tf.raw_ops.SaveV2(prefix=os.path.join(d, "ckpt"), tensor_names=names,
-                                               shape_and_slices=[""] * len(names), tensors=constants)
+            return lambda d: tf.raw_ops.SaveV2(
+                prefix=os.path.join(d, "ckpt"),
+                tensor_names=names,
+                shape_and_slices=[""] * len(names),
+                tensors=constants,
+            )
 
         large["tf.raw_ops.SaveV2"] = save_v2(tensors)
         many["tf.raw_ops.SaveV2"] = save_v2(small)
@@ -92,19 +97,27 @@ def main() -> None:
     many_results = interleaved_writes(root, many, max(args.repeats, 11))
     shutil.rmtree(root)
 
-    report(f"Write {nbytes / 2**20:.0f} MiB of float32 in {len(tensors)} tensors", results, nbytes,
-           baseline="tfbundle.save")
+    report(
+        f"Write {nbytes / 2**20:.0f} MiB of float32 in {len(tensors)} tensors",
+        results,
+        nbytes,
+        baseline="tfbundle.save",
+    )
     ours = results["tfbundle.save"]
     for other in ("tf.raw_ops.SaveV2", "safetensors.numpy.save_file", "plain file write (floor)"):
         if other in results:
             print(f"  ratio: tfbundle.save vs {other} = {results[other] / ours:.2f}x")
     if "tf.raw_ops.SaveV2" in results:
-        print(f"  ratio: tfbundle.save(num_shards=2) vs tf.raw_ops.SaveV2 = "
-              f"{results['tf.raw_ops.SaveV2'] / results['tfbundle.save (num_shards=2)']:.2f}x")
+        print(
+            f"  ratio: tfbundle.save(num_shards=2) vs tf.raw_ops.SaveV2 = "
+            f"{results['tf.raw_ops.SaveV2'] / results['tfbundle.save (num_shards=2)']:.2f}x"
+        )
     report(f"Write {len(small)} small (64-byte) tensors", many_results, baseline="tfbundle.save")
     if "tf.raw_ops.SaveV2" in many_results:
-        print(f"  ratio: tfbundle.save vs tf.raw_ops.SaveV2 = "
-              f"{many_results['tf.raw_ops.SaveV2'] / many_results['tfbundle.save']:.2f}x")
+        print(
+            f"  ratio: tfbundle.save vs tf.raw_ops.SaveV2 = "
+            f"{many_results['tf.raw_ops.SaveV2'] / many_results['tfbundle.save']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable
 
 import numpy as np
 
@@ -23,7 +23,7 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) 
     """Median wall time of fn() over `repeats` runs after `warmup` runs."""
     for _ in range(warmup):
         fn()
-    times: List[float] = []
+    times: list[float] = []
     for _ in range(repeats):
         start = time.perf_counter()
         result = fn()
@@ -46,7 +46,7 @@ def memcpy_floor(nbytes: int) -> Callable[[], object]:
     return run
 
 
-def page_cache_read_floor(paths: List[str]) -> Callable[[], object]:
+def page_cache_read_floor(paths: list[str]) -> Callable[[], object]:
     """Reads files (already in the page cache) into fresh buffers."""
 
     def run():
@@ -62,7 +62,7 @@ def page_cache_read_floor(paths: List[str]) -> Callable[[], object]:
     return run
 
 
-def report(title: str, results: Dict[str, float], nbytes: int = 0, baseline: str = "") -> None:
+def report(title: str, results: dict[str, float], nbytes: int = 0, baseline: str = "") -> None:
     """Prints each result with GB/s (when nbytes) and its ratio to `baseline`."""
     print(f"\n{title}")
     base = results.get(baseline)

@@ -11,11 +11,9 @@ values (float32) and the step.
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
-
 import numpy as np
 
-Shapes = Dict[str, Tuple[int, ...]]
+Shapes = dict[str, tuple[int, ...]]
 
 
 def bert_base() -> Shapes:
@@ -87,10 +85,10 @@ def uniform(count: int, nbytes: int) -> Shapes:
     return {f"layer_{i:05d}/kernel": (nbytes // 4,) for i in range(count)}
 
 
-def materialize(shapes: Shapes, seed: int = 0) -> Dict[str, np.ndarray]:
+def materialize(shapes: Shapes, seed: int = 0) -> dict[str, np.ndarray]:
     """Random float32 values for every shape (an int64 step for global_step)."""
     rng = np.random.default_rng(seed)
-    out: Dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {}
     for name, shape in shapes.items():
         if name == "global_step":
             out[name] = np.array(100000, np.int64)

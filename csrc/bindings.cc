@@ -11,9 +11,9 @@
 #include <memory>
 #include <string>
 
+#include "buffer_pool.h"
 #include "bundle_entry.h"
 #include "bundle_reader.h"
-#include "buffer_pool.h"
 #include "bundle_writer.h"
 #include "crc32c.h"
 #include "dtypes.h"
@@ -35,7 +35,8 @@ namespace {
 std::string key_bytes(py::handle key) {
   if (PyBytes_Check(key.ptr())) return std::string(PyBytes_AS_STRING(key.ptr()), PyBytes_GET_SIZE(key.ptr()));
   if (!PyUnicode_Check(key.ptr())) throw py::type_error("checkpoint keys are str or bytes");
-  py::object encoded = py::reinterpret_steal<py::object>(PyUnicode_AsEncodedString(key.ptr(), "utf-8", "surrogateescape"));
+  py::object encoded =
+      py::reinterpret_steal<py::object>(PyUnicode_AsEncodedString(key.ptr(), "utf-8", "surrogateescape"));
   if (!encoded) throw py::error_already_set();
   return std::string(PyBytes_AS_STRING(encoded.ptr()), PyBytes_GET_SIZE(encoded.ptr()));
 }
@@ -55,7 +56,8 @@ py::str key_str(std::string_view key) {
     s = PyUnicode_New(n, 127);
     if (s != nullptr) std::memcpy(PyUnicode_DATA(s), key.data(), key.size());
   } else {
-    s = PyUnicode_DecodeUTF8(key.data(), n, "surrogateescape");
+    // n is key.size(): the check does not see that the size is passed.
+    s = PyUnicode_DecodeUTF8(key.data(), n, "surrogateescape");  // NOLINT(bugprone-suspicious-stringview-data-usage)
   }
   if (s == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::str>(s);
@@ -89,18 +91,24 @@ py::list extents_list(const SliceExtents& slice) {
   return out;
 }
 
+// Clears an array's WRITEABLE flag (numpy's flags field is an int by its C API).
+void make_readonly(const py::array& a) {
+  auto& flags = py::detail::array_proxy(a.ptr())->flags;
+  flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;  // NOLINT(bugprone-signed-bitwise)
+}
+
 // A read-only 1-D uint8 array over mapped bytes that keeps the mapping alive.
 py::array readonly_bytes(std::shared_ptr<MappedFile> owner, std::string_view bytes) {
   if (bytes.empty()) {
     py::array_t<uint8_t> empty(0);
-    py::detail::array_proxy(empty.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    make_readonly(empty);
     return std::move(empty);
   }
   auto* keep = new std::shared_ptr<MappedFile>(std::move(owner));
   py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<MappedFile>*>(p); });
   py::array_t<uint8_t> arr({static_cast<py::ssize_t>(bytes.size())}, {1},
                            reinterpret_cast<const uint8_t*>(bytes.data()), base);
-  py::detail::array_proxy(arr.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  make_readonly(arr);
   return std::move(arr);
 }
 
@@ -150,7 +158,8 @@ std::vector<py::object>& numpy_dtypes() {
 // The registered numpy dtype of a TensorFlow enum, or None.
 py::object registered_dtype(int32_t dtype) {
   auto& dtypes = numpy_dtypes();
-  if (dtype < 0 || static_cast<size_t>(dtype) >= dtypes.size() || !dtypes[static_cast<size_t>(dtype)]) return py::none();
+  if (dtype < 0 || static_cast<size_t>(dtype) >= dtypes.size() || !dtypes[static_cast<size_t>(dtype)])
+    return py::none();
   return dtypes[static_cast<size_t>(dtype)];
 }
 
@@ -275,7 +284,8 @@ PYBIND11_MODULE(_core, m) {
 
   static py::exception<DataLoss> data_loss(m, "DataLossError", PyExc_ValueError);
   static py::exception<NotFound> not_found(m, "NotFoundError", PyExc_KeyError);
-  py::register_exception_translator([](std::exception_ptr p) {
+  // pybind11's translator type takes the exception_ptr by value.
+  py::register_exception_translator([](std::exception_ptr p) {  // NOLINT(performance-unnecessary-value-param)
     try {
       if (p) std::rethrow_exception(p);
     } catch (const NotFound& e) {
@@ -285,46 +295,63 @@ PYBIND11_MODULE(_core, m) {
     } catch (const FileMissing& e) {
       py::set_error(PyExc_FileNotFoundError, e.what());
     } catch (const IoError& e) {
-      py::object err = py::reinterpret_steal<py::object>(
-          PyObject_CallFunction(PyExc_OSError, "is", e.errno_value, e.what()));
+      py::object err =
+          py::reinterpret_steal<py::object>(PyObject_CallFunction(PyExc_OSError, "is", e.errno_value, e.what()));
       PyErr_SetObject(PyExc_OSError, err.ptr());
     } catch (const InvalidArgument& e) {
       py::set_error(PyExc_ValueError, e.what());
     }
   });
 
-  m.def("crc32c", [](py::buffer data, uint32_t crc) {
+  m.def(
+      "crc32c",
+      [](const py::buffer& data, uint32_t crc) {
         py::buffer_info info = data.request();
         py::gil_scoped_release release;
         return crc32c::extend(crc, info.ptr, static_cast<size_t>(info.size * info.itemsize));
-      }, py::arg("data"), py::arg("crc") = 0, "CRC32C of a buffer, continuing from `crc`.");
+      },
+      py::arg("data"), py::arg("crc") = 0, "CRC32C of a buffer, continuing from `crc`.");
   m.def("crc32c_mask", &crc32c::mask);
   m.def("crc32c_unmask", &crc32c::unmask);
   m.def("crc32c_implementation", &crc32c::implementation);
-  m.def("encode_slice_key", [](py::handle name, const py::sequence& extents) {
+  m.def(
+      "encode_slice_key",
+      [](py::handle name, const py::sequence& extents) {
         const std::string key = encode_slice_key(key_bytes(name), extents_from(extents));
         return key_str(key);
-      }, "The key of one slice of a partitioned variable; extents are (start, length), length -1 = full.");
-  m.def("decode_slice_key", [](py::handle key) {
+      },
+      "The key of one slice of a partitioned variable; extents are (start, length), length -1 = full.");
+  m.def(
+      "decode_slice_key",
+      [](py::handle key) {
         std::string name;
         SliceExtents slice;
         decode_slice_key(key_bytes(key), &name, &slice);
         return py::make_tuple(key_str(name), extents_list(slice));
-      }, "(name, extents) of a partitioned variable's slice key; DataLossError if it is not one.");
-  m.def("decode_entry", [](const py::bytes& data) {
+      },
+      "(name, extents) of a partitioned variable's slice key; DataLossError if it is not one.");
+  m.def(
+      "decode_entry",
+      [](const py::bytes& data) {
         const BundleEntry e = decode_entry(std::string(data));
         py::list slices;
         for (const auto& s : e.slices) slices.append(extents_list(s));
         return py::make_tuple(e.dtype, shape_tuple(e.shape), e.shard_id, e.offset, e.size, slices);
-      }, "(dtype, shape, shard_id, offset, size, slices) of a BundleEntryProto.");
-  m.def("decode_string_payload", [](const py::bytes& data, int64_t n, bool big_endian, bool variant) {
+      },
+      "(dtype, shape, shard_id, offset, size, slices) of a BundleEntryProto.");
+  m.def(
+      "decode_string_payload",
+      [](const py::bytes& data, int64_t n, bool big_endian, bool variant) {
         const std::string payload = data;
         StringTensor t;
         t.items = variant ? decode_variants(payload, n).items : decode_strings(payload, n, big_endian, true).items;
         return bytes_list(t);
-      }, "Elements of a string (or variant) tensor payload, checksums checked.");
+      },
+      "Elements of a string (or variant) tensor payload, checksums checked.");
   m.def("element_size", &element_size);
-  m.def("register_numpy_dtypes", [](const py::dict& table) {
+  m.def(
+      "register_numpy_dtypes",
+      [](const py::dict& table) {
         for (auto item : table) {
           const auto enum_value = item.first.cast<int32_t>();
           py::dtype dtype = py::dtype::from_args(py::reinterpret_borrow<py::object>(item.second));
@@ -335,14 +362,20 @@ PYBIND11_MODULE(_core, m) {
           }
           numpy_dtypes()[static_cast<size_t>(enum_value)] = dtype;
         }
-      }, py::arg("table"), "Sets the numpy dtype read_tensor gives each TensorFlow DataType enum.");
-  m.def("trim_buffer_cache", [] {
+      },
+      py::arg("table"), "Sets the numpy dtype read_tensor gives each TensorFlow DataType enum.");
+  m.def(
+      "trim_buffer_cache",
+      [] {
         py::gil_scoped_release release;
         return trim_buffer_cache();
-      }, "Returns every cached read buffer to the system; the bytes released.");
+      },
+      "Returns every cached read buffer to the system; the bytes released.");
   m.def("empty_bytes", &allocate_destination, py::arg("nbytes"),
         "A new writable uint8 array; large ones are huge-page backed.");
-  m.def("build_table", [](const py::list& items) {
+  m.def(
+      "build_table",
+      [](const py::list& items) {
         TableBuilder builder;
         for (auto item : items) {
           auto pair = item.cast<py::tuple>();
@@ -350,17 +383,23 @@ PYBIND11_MODULE(_core, m) {
         }
         const std::string out = builder.finish();
         return py::bytes(out);
-      }, "Builds a .index table from [(key, value)] already in bytewise order.");
-  m.def("read_table", [](const py::bytes& data) {
+      },
+      "Builds a .index table from [(key, value)] already in bytewise order.");
+  m.def(
+      "read_table",
+      [](const py::bytes& data) {
         const std::string bytes = data;
         py::list out;
         scan_table(bytes, "<table>", [&](std::string_view k, std::string_view v) {
-          out.append(py::make_tuple(key_str(std::string(k)), py::bytes(v.data(), v.size())));
+          out.append(py::make_tuple(key_str(k), py::bytes(v.data(), v.size())));
         });
         return out;
-      }, "[(key, value)] of a .index table's bytes, every block checked.");
+      },
+      "[(key, value)] of a .index table's bytes, every block checked.");
 
-  m.def("snappy_decompress", [](const py::bytes& data) {
+  m.def(
+      "snappy_decompress",
+      [](const py::bytes& data) {
         const std::string bytes = data;
         std::string out;
         {
@@ -368,186 +407,233 @@ PYBIND11_MODULE(_core, m) {
           out = snappy::decompress(bytes, "<snappy>: ");
         }
         return py::bytes(out);
-      }, "Decompresses raw Snappy data (as table blocks hold it).");
-  m.def("decode_tensor_proto", [](const py::bytes& data) {
+      },
+      "Decompresses raw Snappy data (as table blocks hold it).");
+  m.def(
+      "decode_tensor_proto",
+      [](const py::bytes& data) {
         const std::string bytes = data;
         return tensor_value_tuple(decode_tensor_proto(bytes), nullptr);
-      }, "(dtype, shape, kind, payload) of a serialized TensorProto, as GraphScanner.value().");
+      },
+      "(dtype, shape, kind, payload) of a serialized TensorProto, as GraphScanner.value().");
 
   py::class_<PyGraphScanner>(m, "GraphScanner")
-      .def(py::init([](const std::string& path, std::vector<uint32_t> path_to_graph) {
-             return new PyGraphScanner{GraphScanner(path, std::move(path_to_graph)), {}, false};
-           }), py::arg("path"), py::arg("path_to_graph") = std::vector<uint32_t>{})
-      .def("next", [](PyGraphScanner& s) -> py::object {
-             {
-               py::gil_scoped_release release;
-               s.has_node = s.scanner.next(&s.node);
-             }
-             if (!s.has_node) return py::none();
-             const GraphNode& n = s.node;
-             py::list inputs;
-             for (auto i : n.inputs) inputs.append(py::str(i.data(), i.size()));
-             return py::make_tuple(py::str(n.name.data(), n.name.size()), py::str(n.op.data(), n.op.size()),
-                                   inputs, py::str(n.device.data(), n.device.size()),
-                                   py::str(n.function.data(), n.function.size()), n.dtype_attr,
-                                   !n.value_tensor.empty());
-           }, "(name, op, inputs, device, function, dtype attr, has value attr) of the next node, or None.")
-      .def("value", [](PyGraphScanner& s, bool copy) {
-             if (!s.has_node || s.node.value_tensor.empty()) throw py::value_error("the current node has no value");
-             TensorValue t;
-             try {
-               t = decode_tensor_proto(s.node.value_tensor);
-             } catch (const DataLoss& e) {
-               throw DataLoss(s.scanner.path() + ": node '" + std::string(s.node.name) + "': " + e.what());
-             }
-             return tensor_value_tuple(t, s.scanner.file(), copy);
-           }, py::arg("copy") = false, "The current node's 'value' tensor as (dtype, shape, kind, payload).");
+      .def(py::init([](const std::string& path, const std::vector<uint32_t>& path_to_graph) {
+             return new PyGraphScanner{GraphScanner(path, path_to_graph), {}, false};
+           }),
+           py::arg("path"), py::arg("path_to_graph") = std::vector<uint32_t>{})
+      .def(
+          "next",
+          [](PyGraphScanner& s) -> py::object {
+            {
+              py::gil_scoped_release release;
+              s.has_node = s.scanner.next(&s.node);
+            }
+            if (!s.has_node) return py::none();
+            const GraphNode& n = s.node;
+            py::list inputs;
+            for (auto i : n.inputs) inputs.append(py::str(i.data(), i.size()));
+            return py::make_tuple(py::str(n.name.data(), n.name.size()), py::str(n.op.data(), n.op.size()), inputs,
+                                  py::str(n.device.data(), n.device.size()),
+                                  py::str(n.function.data(), n.function.size()), n.dtype_attr, !n.value_tensor.empty());
+          },
+          "(name, op, inputs, device, function, dtype attr, has value attr) of the next node, or None.")
+      .def(
+          "value",
+          [](PyGraphScanner& s, bool copy) {
+            if (!s.has_node || s.node.value_tensor.empty()) throw py::value_error("the current node has no value");
+            TensorValue t;
+            try {
+              t = decode_tensor_proto(s.node.value_tensor);
+            } catch (const DataLoss& e) {
+              throw DataLoss(s.scanner.path() + ": node '" + std::string(s.node.name) + "': " + e.what());
+            }
+            return tensor_value_tuple(t, s.scanner.file(), copy);
+          },
+          py::arg("copy") = false, "The current node's 'value' tensor as (dtype, shape, kind, payload).");
 
   py::class_<BundleReader>(m, "BundleReader")
       .def(py::init([](const std::string& prefix) {
              py::gil_scoped_release release;
              return std::make_unique<BundleReader>(prefix);
-           }), py::arg("prefix"))
+           }),
+           py::arg("prefix"))
       .def_property_readonly("prefix", &BundleReader::prefix)
       .def_property_readonly("index_path", &BundleReader::index_path)
       .def_property_readonly("num_shards", [](const BundleReader& r) { return r.header().num_shards; })
       .def_property_readonly("big_endian", [](const BundleReader& r) { return r.header().big_endian; })
-      .def_property_readonly("verbatim", [](const BundleReader& r) { return !r.header().big_endian; },
-                             "Payloads can be viewed and copied as stored (little-endian).")
-      .def_property_readonly("version", [](const BundleReader& r) {
-        return py::make_tuple(r.header().producer, r.header().min_consumer, r.header().bad_consumers);
-      })
+      .def_property_readonly(
+          "verbatim", [](const BundleReader& r) { return !r.header().big_endian; },
+          "Payloads can be viewed and copied as stored (little-endian).")
+      .def_property_readonly("version",
+                             [](const BundleReader& r) {
+                               return py::make_tuple(r.header().producer, r.header().min_consumer,
+                                                     r.header().bad_consumers);
+                             })
       .def("data_path", &BundleReader::data_path)
-      .def("keys", [](const BundleReader& r, bool include_hidden) {
-             GcPause pause;
-             py::list out;
-             for (size_t i = 0; i < r.num_entries(); i++) {
-               if (!include_hidden && r.hidden(i)) continue;
-               py::str key = key_str(r.key(i));
-               if (PyList_Append(out.ptr(), key.ptr()) != 0) throw py::error_already_set();
-             }
-             return out;
-           }, py::arg("include_hidden") = false)
-      .def("contains", [](const BundleReader& r, py::handle key) {
+      .def(
+          "keys",
+          [](const BundleReader& r, bool include_hidden) {
+            GcPause pause;
+            py::list out;
+            for (size_t i = 0; i < r.num_entries(); i++) {
+              if (!include_hidden && r.hidden(i)) continue;
+              py::str key = key_str(r.key(i));
+              if (PyList_Append(out.ptr(), key.ptr()) != 0) throw py::error_already_set();
+            }
+            return out;
+          },
+          py::arg("include_hidden") = false)
+      .def("contains",
+           [](const BundleReader& r, py::handle key) {
              if (!PyUnicode_Check(key.ptr()) && !PyBytes_Check(key.ptr())) return false;
              return r.contains(key_bytes(key));
            })
-      .def("info", [](const BundleReader& r, py::handle key) {
-             const BundleEntry& e = r.get(key_bytes(key));
-             return py::make_tuple(e.dtype, shape_tuple(e.shape), !e.slices.empty());
-           }, "(dtype enum, shape, partitioned)")
-      .def("entry", [](const BundleReader& r, py::handle key) {
-             const BundleEntry& e = r.get(key_bytes(key));
-             py::dict d;
-             d["dtype"] = e.dtype;
-             d["shape"] = shape_tuple(e.shape);
-             d["shard_id"] = e.shard_id;
-             d["offset"] = e.offset;
-             d["size"] = e.size;
-             d["crc32c"] = e.has_crc ? py::object(py::int_(e.masked_crc)) : py::object(py::none());
-             py::list slices;
-             for (const auto& s : e.slices) slices.append(extents_list(s));
-             d["slices"] = slices;
-             return d;
-           }, "The raw BundleEntryProto fields of a key, as a dict.")
-      .def("shape_map", [](const BundleReader& r) {
-             return entry_dict(r, [&r](size_t i) { return new_shape_list(r.dims(i), r.rank(i)); });
-           }, "{key: shape as a list}, as tf.train's reader returns it.")
-      .def("dtype_map", [](const BundleReader& r) {
-             return entry_dict(r, [&r](size_t i) { return PyLong_FromLong(r.dtype(i)); });
-           })
-      .def("slices", [](const BundleReader& r, py::handle key) {
-             const std::string name = key_bytes(key);
-             const BundleEntry& e = r.get(name);
-             py::list out;
-             for (const auto& s : e.slices) out.append(py::make_tuple(extents_list(s), key_str(encode_slice_key(name, s))));
-             return out;
-           }, "[(extents, slice key)] of a partitioned variable.")
-      .def("checked_size", [](const BundleReader& r, py::handle key) {
+      .def(
+          "info",
+          [](const BundleReader& r, py::handle key) {
+            const BundleEntry& e = r.get(key_bytes(key));
+            return py::make_tuple(e.dtype, shape_tuple(e.shape), !e.slices.empty());
+          },
+          "(dtype enum, shape, partitioned)")
+      .def(
+          "entry",
+          [](const BundleReader& r, py::handle key) {
+            const BundleEntry& e = r.get(key_bytes(key));
+            py::dict d;
+            d["dtype"] = e.dtype;
+            d["shape"] = shape_tuple(e.shape);
+            d["shard_id"] = e.shard_id;
+            d["offset"] = e.offset;
+            d["size"] = e.size;
+            d["crc32c"] = e.has_crc ? py::object(py::int_(e.masked_crc)) : py::object(py::none());
+            py::list slices;
+            for (const auto& s : e.slices) slices.append(extents_list(s));
+            d["slices"] = slices;
+            return d;
+          },
+          "The raw BundleEntryProto fields of a key, as a dict.")
+      .def(
+          "shape_map",
+          [](const BundleReader& r) {
+            return entry_dict(r, [&r](size_t i) { return new_shape_list(r.dims(i), r.rank(i)); });
+          },
+          "{key: shape as a list}, as tf.train's reader returns it.")
+      .def("dtype_map",
+           [](const BundleReader& r) { return entry_dict(r, [&r](size_t i) { return PyLong_FromLong(r.dtype(i)); }); })
+      .def(
+          "slices",
+          [](const BundleReader& r, py::handle key) {
+            const std::string name = key_bytes(key);
+            const BundleEntry& e = r.get(name);
+            py::list out;
+            for (const auto& s : e.slices)
+              out.append(py::make_tuple(extents_list(s), key_str(encode_slice_key(name, s))));
+            return out;
+          },
+          "[(extents, slice key)] of a partitioned variable.")
+      .def("checked_size",
+           [](const BundleReader& r, py::handle key) {
              const std::string k = key_bytes(key);
              py::gil_scoped_release release;
              return r.checked_size(k);
            })
-      .def("read_tensor", [](const BundleReader& r, py::handle key, bool verify) -> py::object {
-             // One call for the common case (a fixed-size, unpartitioned,
-             // little-endian tensor with a registered dtype): 20 000 small
-             // tensors read through five Python-level calls each cost 3x
-             // TensorFlow's time. Anything else returns None.
-             const size_t i = r.find(key_bytes(key));
-             py::object dtype = registered_dtype(r.dtype(i));
-             if (r.partitioned(i) || r.header().big_endian || dtype.is_none()) return py::none();
-             const FixedPayload p = r.fixed_payload(i);
-             py::array out = allocate_array(py::reinterpret_borrow<py::dtype>(dtype), array_shape(r, i), p.size);
-             void* data = out.mutable_data();
-             {
-               py::gil_scoped_release release;
-               r.read_payload(i, p, data, p.size, verify);
-             }
-             return std::move(out);
-           }, py::arg("key"), py::arg("verify") = true,
-           "A new array holding a fixed-size tensor, or None where the caller must assemble it.")
-      .def("read_many", [](const BundleReader& r, const py::list& keys, bool verify) {
-             // {key: new array} for every key read_tensor would read, all read
-             // in one batch over the thread pool; other keys are left out.
-             py::dict out;
-             if (r.header().big_endian) return out;
-             std::vector<ReadRequest> requests;
-             std::vector<FixedPayload> payloads;
-             for (auto key : keys) {
-               const size_t i = r.find(key_bytes(key));
-               py::object dtype = registered_dtype(r.dtype(i));
-               if (r.partitioned(i) || dtype.is_none()) continue;
-               const size_t n = r.fixed_payload(i).size;
-               py::array a = allocate_array(py::reinterpret_borrow<py::dtype>(dtype), array_shape(r, i), n);
-               requests.push_back(ReadRequest{i, a.mutable_data(), n});
-               out[key] = a;
-             }
-             {
-               py::gil_scoped_release release;
-               r.read_batch(requests, verify);
-             }
-             return out;
-           }, py::arg("keys"), py::arg("verify") = true)
-      .def("read_into", [](const BundleReader& r, py::handle key, py::buffer dst, bool verify) {
-             const std::string k = key_bytes(key);
-             py::buffer_info info = writable_buffer(dst);
-             py::gil_scoped_release release;
-             r.read_into(k, info.ptr, static_cast<size_t>(info.size * info.itemsize), verify);
-           }, py::arg("key"), py::arg("dst"), py::arg("verify") = true)
-      .def("view", [](const BundleReader& r, py::handle key) {
+      .def(
+          "read_tensor",
+          [](const BundleReader& r, py::handle key, bool verify) -> py::object {
+            // One call for the common case (a fixed-size, unpartitioned,
+            // little-endian tensor with a registered dtype): 20 000 small
+            // tensors read through five Python-level calls each cost 3x
+            // TensorFlow's time. Anything else returns None.
+            const size_t i = r.find(key_bytes(key));
+            py::object dtype = registered_dtype(r.dtype(i));
+            if (r.partitioned(i) || r.header().big_endian || dtype.is_none()) return py::none();
+            const FixedPayload p = r.fixed_payload(i);
+            py::array out = allocate_array(py::reinterpret_borrow<py::dtype>(dtype), array_shape(r, i), p.size);
+            void* data = out.mutable_data();
+            {
+              py::gil_scoped_release release;
+              r.read_payload(i, p, data, p.size, verify);
+            }
+            return std::move(out);
+          },
+          py::arg("key"), py::arg("verify") = true,
+          "A new array holding a fixed-size tensor, or None where the caller must assemble it.")
+      .def(
+          "read_many",
+          [](const BundleReader& r, const py::list& keys, bool verify) {
+            // {key: new array} for every key read_tensor would read, all read
+            // in one batch over the thread pool; other keys are left out.
+            py::dict out;
+            if (r.header().big_endian) return out;
+            std::vector<ReadRequest> requests;
+            std::vector<FixedPayload> payloads;
+            for (auto key : keys) {
+              const size_t i = r.find(key_bytes(key));
+              py::object dtype = registered_dtype(r.dtype(i));
+              if (r.partitioned(i) || dtype.is_none()) continue;
+              const size_t n = r.fixed_payload(i).size;
+              py::array a = allocate_array(py::reinterpret_borrow<py::dtype>(dtype), array_shape(r, i), n);
+              requests.push_back(ReadRequest{i, a.mutable_data(), n});
+              out[key] = a;
+            }
+            {
+              py::gil_scoped_release release;
+              r.read_batch(requests, verify);
+            }
+            return out;
+          },
+          py::arg("keys"), py::arg("verify") = true)
+      .def(
+          "read_into",
+          [](const BundleReader& r, py::handle key, const py::buffer& dst, bool verify) {
+            const std::string k = key_bytes(key);
+            py::buffer_info info = writable_buffer(dst);
+            py::gil_scoped_release release;
+            r.read_into(k, info.ptr, static_cast<size_t>(info.size * info.itemsize), verify);
+          },
+          py::arg("key"), py::arg("dst"), py::arg("verify") = true)
+      .def("view",
+           [](const BundleReader& r, py::handle key) {
              TensorView v = r.view(key_bytes(key));
              return readonly_bytes(std::move(v.owner), v.bytes);
            })
-      .def("copy_entry_to", [](const BundleReader& r, py::handle key, BundleWriter& w, py::handle new_key,
-                               int32_t shard) {
-             // Appends the entry's payload verbatim to w, checksum verified on the way.
-             const std::string k = key_bytes(key);
-             const std::string nk = key_bytes(new_key);
-             if (r.header().big_endian) throw py::value_error("big-endian payloads cannot be copied verbatim");
-             py::gil_scoped_release release;
-             const BundleEntry& e = r.get(k);
-             if (element_size(e.dtype) > 0 && e.size > 0) {  // streamed, read once
-               uint64_t offset = 0, size = 0;
-               auto file = r.payload_location(k, &offset, &size);
-               w.add_from_file(nk, e.dtype, e.shape, *file, offset, static_cast<size_t>(size), e.masked_crc, shard);
-               return;
-             }
-             r.verify(k);  // strings and variants: their checksums need the structure
-             std::string buffer;
-             TensorView payload = r.raw_payload(k, &buffer);
-             w.add_encoded(nk, e.dtype, e.shape, payload.bytes.data(), payload.bytes.size(), e.masked_crc, shard);
-           }, py::arg("key"), py::arg("writer"), py::arg("new_key"), py::arg("shard") = -1,
-           "Copies one entry, bytes unchanged and checksum verified, into a writer (optionally to a given shard).")
-      .def("read_strings", [](const BundleReader& r, py::handle key, bool verify) {
-             const std::string k = key_bytes(key);
-             StringTensor t;
-             {
-               py::gil_scoped_release release;
-               t = r.read_strings(k, verify);
-             }
-             return bytes_list(t);
-           }, py::arg("key"), py::arg("verify") = true)
-      .def("verify", [](const BundleReader& r, py::handle key) {
+      .def(
+          "copy_entry_to",
+          [](const BundleReader& r, py::handle key, BundleWriter& w, py::handle new_key, int32_t shard) {
+            // Appends the entry's payload verbatim to w, checksum verified on the way.
+            const std::string k = key_bytes(key);
+            const std::string nk = key_bytes(new_key);
+            if (r.header().big_endian) throw py::value_error("big-endian payloads cannot be copied verbatim");
+            py::gil_scoped_release release;
+            const BundleEntry& e = r.get(k);
+            if (element_size(e.dtype) > 0 && e.size > 0) {  // streamed, read once
+              uint64_t offset = 0, size = 0;
+              auto file = r.payload_location(k, &offset, &size);
+              w.add_from_file(nk, e.dtype, e.shape, *file, offset, static_cast<size_t>(size), e.masked_crc, shard);
+              return;
+            }
+            r.verify(k);  // strings and variants: their checksums need the structure
+            std::string buffer;
+            TensorView payload = r.raw_payload(k, &buffer);
+            w.add_encoded(nk, e.dtype, e.shape, payload.bytes.data(), payload.bytes.size(), e.masked_crc, shard);
+          },
+          py::arg("key"), py::arg("writer"), py::arg("new_key"), py::arg("shard") = -1,
+          "Copies one entry, bytes unchanged and checksum verified, into a writer (optionally to a given shard).")
+      .def(
+          "read_strings",
+          [](const BundleReader& r, py::handle key, bool verify) {
+            const std::string k = key_bytes(key);
+            StringTensor t;
+            {
+              py::gil_scoped_release release;
+              t = r.read_strings(k, verify);
+            }
+            return bytes_list(t);
+          },
+          py::arg("key"), py::arg("verify") = true)
+      .def("verify",
+           [](const BundleReader& r, py::handle key) {
              const std::string k = key_bytes(key);
              py::gil_scoped_release release;
              r.verify(k);
@@ -560,172 +646,216 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init([](std::vector<std::string> files) {
              py::gil_scoped_release release;
              return std::make_unique<V1Reader>(std::move(files));
-           }), py::arg("files"))
+           }),
+           py::arg("files"))
       .def_property_readonly("files", &V1Reader::files)
       .def_property_readonly("num_shards", [](const V1Reader& r) { return r.files().size(); })
       .def_property_readonly("big_endian", [](const V1Reader&) { return false; })
-      .def_property_readonly("verbatim", [](const V1Reader&) { return false; },
-                             "V1 values are protobuf-encoded: never viewed or copied as stored.")
-      .def("keys", [](const V1Reader& r, bool include_hidden) {
-             py::list out;
-             for (size_t i = 0; i < r.num_entries(); i++) {
-               if (include_hidden || !r.hidden(i)) out.append(key_str(r.key(i)));
-             }
-             return out;
-           }, py::arg("include_hidden") = false)
-      .def("contains", [](const V1Reader& r, py::handle key) {
+      .def_property_readonly(
+          "verbatim", [](const V1Reader&) { return false; },
+          "V1 values are protobuf-encoded: never viewed or copied as stored.")
+      .def(
+          "keys",
+          [](const V1Reader& r, bool include_hidden) {
+            py::list out;
+            for (size_t i = 0; i < r.num_entries(); i++) {
+              if (include_hidden || !r.hidden(i)) out.append(key_str(r.key(i)));
+            }
+            return out;
+          },
+          py::arg("include_hidden") = false)
+      .def("contains",
+           [](const V1Reader& r, py::handle key) {
              if (!PyUnicode_Check(key.ptr()) && !PyBytes_Check(key.ptr())) return false;
              return r.position(key_bytes(key)) < r.num_entries();
            })
-      .def("info", [](const V1Reader& r, py::handle key) {
-             const size_t i = r.find(key_bytes(key));
-             return py::make_tuple(r.dtype(i), shape_tuple(r.shape(i)), r.partitioned(i));
-           }, "(dtype enum, shape, partitioned)")
-      .def("entry", [](const V1Reader& r, py::handle key) {
-             const size_t i = r.find(key_bytes(key));
-             const V1Tensor& t = r.tensor(i);
-             int64_t elements = 1;
-             for (int64_t d : r.shape(i)) elements *= d;  // checked when the metadata was read
-             py::dict d;
-             d["dtype"] = r.dtype(i);
-             d["shape"] = shape_tuple(r.shape(i));
-             d["shard_id"] = r.slice_file(i);
-             d["size"] = elements * element_size(r.dtype(i));
-             py::list slices;
-             if (r.partitioned(i)) {
-               for (const V1Slice& s : t.slices) slices.append(extents_list(s.extents));
-             }
-             d["slices"] = slices;
-             return d;
-           }, "dtype, shape, the file index holding it (shard_id), decoded byte size (size; 0 for strings) and "
-              "slices of a key, as a dict.")
-      .def("shape_map", [](const V1Reader& r) {
+      .def(
+          "info",
+          [](const V1Reader& r, py::handle key) {
+            const size_t i = r.find(key_bytes(key));
+            return py::make_tuple(r.dtype(i), shape_tuple(r.shape(i)), r.partitioned(i));
+          },
+          "(dtype enum, shape, partitioned)")
+      .def(
+          "entry",
+          [](const V1Reader& r, py::handle key) {
+            const size_t i = r.find(key_bytes(key));
+            const V1Tensor& t = r.tensor(i);
+            int64_t elements = 1;
+            for (int64_t d : r.shape(i)) elements *= d;  // checked when the metadata was read
+            py::dict d;
+            d["dtype"] = r.dtype(i);
+            d["shape"] = shape_tuple(r.shape(i));
+            d["shard_id"] = r.slice_file(i);
+            d["size"] = elements * element_size(r.dtype(i));
+            py::list slices;
+            if (r.partitioned(i)) {
+              for (const V1Slice& s : t.slices) slices.append(extents_list(s.extents));
+            }
+            d["slices"] = slices;
+            return d;
+          },
+          "dtype, shape, the file index holding it (shard_id), decoded byte size (size; 0 for strings) and "
+          "slices of a key, as a dict.")
+      .def("shape_map",
+           [](const V1Reader& r) {
              return entry_dict(r, [&r](size_t i) { return new_shape_list(r.shape(i).data(), r.shape(i).size()); });
            })
-      .def("dtype_map", [](const V1Reader& r) {
-             return entry_dict(r, [&r](size_t i) { return PyLong_FromLong(r.dtype(i)); });
-           })
-      .def("slices", [](const V1Reader& r, py::handle key) {
-             const size_t i = r.find(key_bytes(key));
-             py::list out;
-             if (!r.partitioned(i)) return out;
-             for (const V1Slice& s : r.tensor(i).slices) out.append(py::make_tuple(extents_list(s.extents), key_str(s.key)));
-             return out;
-           }, "[(extents, slice key)] of a tensor stored in slices.")
-      .def("checked_size", [](const V1Reader& r, py::handle key) {
+      .def("dtype_map",
+           [](const V1Reader& r) { return entry_dict(r, [&r](size_t i) { return PyLong_FromLong(r.dtype(i)); }); })
+      .def(
+          "slices",
+          [](const V1Reader& r, py::handle key) {
+            const size_t i = r.find(key_bytes(key));
+            py::list out;
+            if (!r.partitioned(i)) return out;
+            for (const V1Slice& s : r.tensor(i).slices)
+              out.append(py::make_tuple(extents_list(s.extents), key_str(s.key)));
+            return out;
+          },
+          "[(extents, slice key)] of a tensor stored in slices.")
+      .def("checked_size",
+           [](const V1Reader& r, py::handle key) {
              const size_t i = r.find(key_bytes(key));
              py::gil_scoped_release release;
              const V1SliceValue v = r.value(i);  // bounds the element count by the stored bytes
              return static_cast<uint64_t>(v.slice->num_elements) * static_cast<uint64_t>(element_size(r.dtype(i)));
            })
-      .def("read_tensor", [](const V1Reader& r, py::handle key, bool verify) -> py::object {
-             // Block checksums are always checked; V1 has no other checksum.
-             const size_t i = r.find(key_bytes(key));
-             py::object dtype = registered_dtype(r.dtype(i));
-             if (r.partitioned(i) || dtype.is_none()) return py::none();
-             V1SliceValue v;
-             {
-               py::gil_scoped_release release;
-               v = r.value(i);
-             }
-             const auto n = static_cast<size_t>(v.slice->num_elements) * static_cast<size_t>(element_size(r.dtype(i)));
-             const std::vector<py::ssize_t> shape(r.shape(i).begin(), r.shape(i).end());
-             py::array out = allocate_array(py::reinterpret_borrow<py::dtype>(dtype), shape, n);
-             void* data = out.mutable_data();
-             {
-               py::gil_scoped_release release;
-               r.decode_into(v, data, n);
-             }
-             return std::move(out);
-           }, py::arg("key"), py::arg("verify") = true,
-           "A new array holding a fixed-size tensor or slice, or None for strings and partitioned tensors.")
-      .def("read_into", [](const V1Reader& r, py::handle key, py::buffer dst, bool verify) {
-             const size_t i = r.find(key_bytes(key));
-             py::buffer_info info = writable_buffer(dst);
-             py::gil_scoped_release release;
-             r.decode_into(r.value(i), info.ptr, static_cast<size_t>(info.size * info.itemsize));
-           }, py::arg("key"), py::arg("dst"), py::arg("verify") = true)
-      .def("read_strings", [](const V1Reader& r, py::handle key, bool verify) {
-             const size_t i = r.find(key_bytes(key));
-             V1SliceValue v;
-             std::vector<std::string_view> items;
-             {
-               py::gil_scoped_release release;
-               v = r.value(i);
-               items = r.decode_strings(v);
-             }
-             py::list out(items.size());
-             for (size_t j = 0; j < items.size(); j++) out[j] = py::bytes(items[j].data(), items[j].size());
-             return out;
-           }, py::arg("key"), py::arg("verify") = true)
-      .def("verify", [](const V1Reader& r, py::handle key) {
+      .def(
+          "read_tensor",
+          [](const V1Reader& r, py::handle key, bool verify) -> py::object {
+            // Block checksums are always checked; V1 has no other checksum.
+            const size_t i = r.find(key_bytes(key));
+            py::object dtype = registered_dtype(r.dtype(i));
+            if (r.partitioned(i) || dtype.is_none()) return py::none();
+            V1SliceValue v;
+            {
+              py::gil_scoped_release release;
+              v = r.value(i);
+            }
+            const auto n = static_cast<size_t>(v.slice->num_elements) * static_cast<size_t>(element_size(r.dtype(i)));
+            const std::vector<py::ssize_t> shape(r.shape(i).begin(), r.shape(i).end());
+            py::array out = allocate_array(py::reinterpret_borrow<py::dtype>(dtype), shape, n);
+            void* data = out.mutable_data();
+            {
+              py::gil_scoped_release release;
+              r.decode_into(v, data, n);
+            }
+            return std::move(out);
+          },
+          py::arg("key"), py::arg("verify") = true,
+          "A new array holding a fixed-size tensor or slice, or None for strings and partitioned tensors.")
+      .def(
+          "read_into",
+          [](const V1Reader& r, py::handle key, const py::buffer& dst, bool verify) {
+            const size_t i = r.find(key_bytes(key));
+            py::buffer_info info = writable_buffer(dst);
+            py::gil_scoped_release release;
+            r.decode_into(r.value(i), info.ptr, static_cast<size_t>(info.size * info.itemsize));
+          },
+          py::arg("key"), py::arg("dst"), py::arg("verify") = true)
+      .def(
+          "read_strings",
+          [](const V1Reader& r, py::handle key, bool verify) {
+            const size_t i = r.find(key_bytes(key));
+            V1SliceValue v;
+            std::vector<std::string_view> items;
+            {
+              py::gil_scoped_release release;
+              v = r.value(i);
+              items = r.decode_strings(v);
+            }
+            py::list out(items.size());
+            for (size_t j = 0; j < items.size(); j++) out[j] = py::bytes(items[j].data(), items[j].size());
+            return out;
+          },
+          py::arg("key"), py::arg("verify") = true)
+      .def("verify",
+           [](const V1Reader& r, py::handle key) {
              const size_t i = r.find(key_bytes(key));
              py::gil_scoped_release release;
              r.verify(i);
            })
-      .def("verify_files", [](const V1Reader& r) {
-             py::gil_scoped_release release;
-             r.verify_files();
-           }, "Checks every block of every file.");
+      .def(
+          "verify_files",
+          [](const V1Reader& r) {
+            py::gil_scoped_release release;
+            r.verify_files();
+          },
+          "Checks every block of every file.");
 
   py::class_<BundleWriter>(m, "BundleWriter")
       .def(py::init<std::string, int32_t>(), py::arg("prefix"), py::arg("num_shards") = 1)
       .def_property_readonly("prefix", &BundleWriter::prefix)
       .def_property_readonly("finished", &BundleWriter::finished)
       .def("data_paths", &BundleWriter::data_paths)
-      .def("add", [](BundleWriter& w, py::handle key, int32_t dtype, const py::sequence& shape, py::buffer data,
-                     int32_t shard) {
-             const std::string k = key_bytes(key);
-             const std::vector<int64_t> dims = shape_vector(shape);
-             py::buffer_info info = data.request();
-             if (!PyBuffer_IsContiguous(info.view(), 'C')) throw py::value_error("tensor data must be C-contiguous");
-             py::gil_scoped_release release;
-             w.add(k, dtype, dims, info.ptr, static_cast<size_t>(info.size * info.itemsize), shard);
-           }, py::arg("key"), py::arg("dtype"), py::arg("shape"), py::arg("data"), py::arg("shard") = -1)
-      .def("add_batch", [](BundleWriter& w, const py::list& batch) {
-             // (key, dtype, shape, C-contiguous ndarray, shard) tuples; `batch`
-             // keeps every array alive. Arrays are read through numpy's own
-             // API: the buffer protocol refuses ml_dtypes types (bfloat16...).
-             std::vector<BundleWriter::Item> items;
-             items.reserve(batch.size());
-             for (auto entry : batch) {
-               auto t = entry.cast<py::tuple>();
-               if (t.size() != 5) throw py::value_error("add_batch takes (key, dtype, shape, data, shard) tuples");
-               if (!py::isinstance<py::array>(t[3])) throw py::type_error("add_batch data must be numpy arrays");
-               auto data = py::reinterpret_borrow<py::array>(t[3]);
-               if (!(data.flags() & py::array::c_style)) throw py::value_error("tensor data must be C-contiguous");
-               BundleWriter::Item it;
-               it.key = key_bytes(t[0]);
-               it.dtype = t[1].cast<int32_t>();
-               it.shape = shape_vector(t[2].cast<py::sequence>());
-               it.data = data.data();
-               it.n = static_cast<size_t>(data.nbytes());
-               it.shard = t[4].cast<int32_t>();
-               items.push_back(std::move(it));
-             }
-             py::gil_scoped_release release;
-             w.add_batch(items);
-           }, py::arg("batch"), "Adds fixed-size tensors, writing different shards concurrently.")
-      .def("add_strings", [](BundleWriter& w, py::handle key, const py::sequence& shape, const py::list& items,
-                             int32_t shard) {
-             const std::string k = key_bytes(key);
-             const std::vector<int64_t> dims = shape_vector(shape);
-             std::vector<std::string_view> views;
-             views.reserve(items.size());
-             for (auto item : items) {
-               if (!PyBytes_Check(item.ptr())) throw py::type_error("string tensor elements must be bytes");
-               views.emplace_back(PyBytes_AS_STRING(item.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(item.ptr())));
-             }
-             py::gil_scoped_release release;  // `items` keeps the bytes alive
-             w.add_strings(k, dims, views, shard);
-           }, py::arg("key"), py::arg("shape"), py::arg("items"), py::arg("shard") = -1)
-      .def("add_slice_of", [](BundleWriter& w, py::handle name, int32_t dtype, const py::sequence& full_shape,
-                              const py::sequence& extents) {
+      .def(
+          "add",
+          [](BundleWriter& w, py::handle key, int32_t dtype, const py::sequence& shape, const py::buffer& data,
+             int32_t shard) {
+            const std::string k = key_bytes(key);
+            const std::vector<int64_t> dims = shape_vector(shape);
+            py::buffer_info info = data.request();
+            if (!PyBuffer_IsContiguous(info.view(), 'C')) throw py::value_error("tensor data must be C-contiguous");
+            py::gil_scoped_release release;
+            w.add(k, dtype, dims, info.ptr, static_cast<size_t>(info.size * info.itemsize), shard);
+          },
+          py::arg("key"), py::arg("dtype"), py::arg("shape"), py::arg("data"), py::arg("shard") = -1)
+      .def(
+          "add_batch",
+          [](BundleWriter& w, const py::list& batch) {
+            // (key, dtype, shape, C-contiguous ndarray, shard) tuples; `batch`
+            // keeps every array alive. Arrays are read through numpy's own
+            // API: the buffer protocol refuses ml_dtypes types (bfloat16...).
+            std::vector<BundleWriter::Item> items;
+            items.reserve(batch.size());
+            for (auto entry : batch) {
+              auto t = entry.cast<py::tuple>();
+              if (t.size() != 5) throw py::value_error("add_batch takes (key, dtype, shape, data, shard) tuples");
+              if (!py::isinstance<py::array>(t[3])) throw py::type_error("add_batch data must be numpy arrays");
+              auto data = py::reinterpret_borrow<py::array>(t[3]);
+              const bool c_contiguous =
+                  data.flags() & py::array::c_style;  // NOLINT(bugprone-signed-bitwise): numpy's int flags
+              if (!c_contiguous) throw py::value_error("tensor data must be C-contiguous");
+              BundleWriter::Item it;
+              it.key = key_bytes(t[0]);
+              it.dtype = t[1].cast<int32_t>();
+              it.shape = shape_vector(t[2].cast<py::sequence>());
+              it.data = data.data();
+              it.n = static_cast<size_t>(data.nbytes());
+              it.shard = t[4].cast<int32_t>();
+              items.push_back(std::move(it));
+            }
+            py::gil_scoped_release release;
+            w.add_batch(items);
+          },
+          py::arg("batch"), "Adds fixed-size tensors, writing different shards concurrently.")
+      .def(
+          "add_strings",
+          [](BundleWriter& w, py::handle key, const py::sequence& shape, const py::list& items, int32_t shard) {
+            const std::string k = key_bytes(key);
+            const std::vector<int64_t> dims = shape_vector(shape);
+            std::vector<std::string_view> views;
+            views.reserve(items.size());
+            for (auto item : items) {
+              if (!PyBytes_Check(item.ptr())) throw py::type_error("string tensor elements must be bytes");
+              views.emplace_back(PyBytes_AS_STRING(item.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(item.ptr())));
+            }
+            py::gil_scoped_release release;  // `items` keeps the bytes alive
+            w.add_strings(k, dims, views, shard);
+          },
+          py::arg("key"), py::arg("shape"), py::arg("items"), py::arg("shard") = -1)
+      .def("add_slice_of",
+           [](BundleWriter& w, py::handle name, int32_t dtype, const py::sequence& full_shape,
+              const py::sequence& extents) {
              w.add_slice_of(key_bytes(name), dtype, shape_vector(full_shape), extents_from(extents));
            })
-      .def("finish", [](BundleWriter& w, bool sync) {
-             py::gil_scoped_release release;
-             w.finish(sync);
-           }, py::arg("sync") = false)
+      .def(
+          "finish",
+          [](BundleWriter& w, bool sync) {
+            py::gil_scoped_release release;
+            w.finish(sync);
+          },
+          py::arg("sync") = false)
       .def("abort", [](BundleWriter& w) { w.abort(); });
 }

@@ -19,9 +19,9 @@ void put_block_handle(std::string* out, const BlockHandle& handle) {
 BlockContents read_block(std::string_view file, const BlockHandle& handle, const std::string& file_name) {
   const uint64_t end = handle.offset + handle.size;
   if (end < handle.offset || end + kBlockTrailerSize < end || end + kBlockTrailerSize > file.size()) {
-    throw DataLoss(file_name + ": truncated block read (block at offset " + std::to_string(handle.offset) +
-                   " of " + std::to_string(handle.size) + " bytes runs past the end of the " +
-                   std::to_string(file.size()) + "-byte file)");
+    throw DataLoss(file_name + ": truncated block read (block at offset " + std::to_string(handle.offset) + " of " +
+                   std::to_string(handle.size) + " bytes runs past the end of the " + std::to_string(file.size()) +
+                   "-byte file)");
   }
   const char* data = file.data() + handle.offset;
   const size_t n = static_cast<size_t>(handle.size);

@@ -20,10 +20,12 @@ constexpr size_t kPage = 4096;
 
 size_t cache_limit() {
   static const size_t limit = [] {
-    if (const char* v = std::getenv("TFBUNDLE_BUFFER_CACHE_MB")) return static_cast<size_t>(std::strtoull(v, nullptr, 10)) << 20;
+    if (const char* v = std::getenv("TFBUNDLE_BUFFER_CACHE_MB"))
+      return static_cast<size_t>(std::strtoull(v, nullptr, 10)) << 20;
     const long pages = ::sysconf(_SC_PHYS_PAGES);
     const long page_size = ::sysconf(_SC_PAGE_SIZE);
-    const size_t physical = pages > 0 && page_size > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page_size) : 0;
+    const size_t physical =
+        pages > 0 && page_size > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page_size) : 0;
     return std::min(physical / 4, size_t{4} << 30);
   }();
   return limit;
@@ -63,7 +65,9 @@ Cache& cache() {
 // The mapping a buffer of n bytes takes: large ones get 2 MiB of slack to
 // start on a huge-page boundary; small ones (which a huge page would cost
 // more to zero than they hold) are whole pages.
-size_t region_size_for(size_t n) { return n >= kHuge ? n + kHuge : (n + kPage - 1) / kPage * kPage; }
+size_t region_size_for(size_t n) {
+  return n >= kHuge ? n + kHuge : (n + kPage - 1) / kPage * kPage;
+}
 
 }  // namespace
 
@@ -83,11 +87,13 @@ Buffer acquire_buffer(size_t n) {
   void* region = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (region == MAP_FAILED) throw std::bad_alloc();
   if (n < kHuge) return Buffer{region, region, size};
-  const uintptr_t aligned = (reinterpret_cast<uintptr_t>(region) + kHuge - 1) & ~(uintptr_t{kHuge} - 1);
+  // Advance to the next huge-page boundary by pointer arithmetic (keeps provenance).
+  const uintptr_t misalignment = reinterpret_cast<uintptr_t>(region) & (uintptr_t{kHuge} - 1);
+  void* aligned = static_cast<char*>(region) + (misalignment == 0 ? 0 : kHuge - misalignment);
 #ifdef MADV_HUGEPAGE
-  ::madvise(reinterpret_cast<void*>(aligned), n, MADV_HUGEPAGE);
+  ::madvise(aligned, n, MADV_HUGEPAGE);
 #endif
-  return Buffer{reinterpret_cast<void*>(aligned), region, size};
+  return Buffer{aligned, region, size};
 }
 
 void release_buffer(const Buffer& buffer) {

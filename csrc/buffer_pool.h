@@ -16,7 +16,7 @@
 namespace tfbundle {
 
 struct Buffer {
-  void* data = nullptr;   // at least `size` bytes; 2 MiB-aligned for large ones
+  void* data = nullptr;    // at least `size` bytes; 2 MiB-aligned for large ones
   void* region = nullptr;  // the mapping to give back
   size_t region_size = 0;
 };

@@ -18,7 +18,8 @@ void decode_version(std::string_view bytes, BundleHeader* header) {
     if (f.number() == 1 && f.type() == wire::kVarint) header->producer = static_cast<int32_t>(f.value);
     if (f.number() == 2 && f.type() == wire::kVarint) header->min_consumer = static_cast<int32_t>(f.value);
     if (f.number() == 3) {
-      wire::for_each_varint(f, "VersionDef", [&](uint64_t v) { header->bad_consumers.push_back(static_cast<int32_t>(v)); });
+      wire::for_each_varint(f, "VersionDef",
+                            [&](uint64_t v) { header->bad_consumers.push_back(static_cast<int32_t>(v)); });
     }
   }
 }
@@ -93,7 +94,8 @@ void decode_shape_proto(std::string_view bytes, Dims* dims, bool* unknown_rank) 
       while (dim.next(&d)) {
         if (d.number() == 1 && d.type() == wire::kVarint) size = static_cast<int64_t>(d.value);
       }
-      if (dims->size() >= static_cast<size_t>(kMaxDims)) throw DataLoss("malformed TensorShapeProto: more than 254 dimensions");
+      if (dims->size() >= static_cast<size_t>(kMaxDims))
+        throw DataLoss("malformed TensorShapeProto: more than 254 dimensions");
       dims->push_back(size);
     } else if (f.number() == 3 && f.type() == wire::kVarint) {
       *unknown_rank = f.value != 0;

@@ -19,7 +19,7 @@ namespace tfbundle {
 namespace {
 
 // Chunk for checksumming an unmapped shard in verify().
-constexpr size_t kReadChunk = 512 * 1024;
+constexpr size_t kReadChunk = size_t{512} * 1024;
 // A batch read's unit of work: large tensors are cut into parts this big
 // so that both cores share them; smaller tensors are one unit each.
 constexpr size_t kBatchUnit = 4 << 20;
@@ -34,9 +34,15 @@ void swap_words(uint8_t* p, size_t n) {
   }
 }
 
-uint16_t bswap16(uint16_t v) { return __builtin_bswap16(v); }
-uint32_t bswap32(uint32_t v) { return __builtin_bswap32(v); }
-uint64_t bswap64(uint64_t v) { return __builtin_bswap64(v); }
+uint16_t bswap16(uint16_t v) {
+  return __builtin_bswap16(v);
+}
+uint32_t bswap32(uint32_t v) {
+  return __builtin_bswap32(v);
+}
+uint64_t bswap64(uint64_t v) {
+  return __builtin_bswap64(v);
+}
 
 // Reverses the byte order of each `unit`-byte word (1 means nothing to do).
 void swap_in_place(void* data, size_t n, int unit) {
@@ -84,7 +90,7 @@ BundleReader::BundleReader(std::string prefix) : prefix_(std::move(prefix)), ind
       max_shard = std::max(max_shard, table_.shard_id(i));
     }
   }
-  shards_.resize(static_cast<size_t>(max_shard + 1));
+  shards_.resize(static_cast<size_t>(max_shard) + 1);
 
   // Hide the per-slice entries of partitioned variables, as TensorFlow does.
   for (size_t i = 0; i < table_.size(); i++) {
@@ -126,7 +132,9 @@ std::string BundleReader::data_path(int32_t shard_id) const {
   return prefix_ + suffix;
 }
 
-BundleEntry BundleReader::get(std::string_view key) const { return table_.entry(find(key)); }
+BundleEntry BundleReader::get(std::string_view key) const {
+  return table_.entry(find(key));
+}
 
 size_t BundleReader::find(std::string_view key) const {
   const size_t at = table_.position(key);
@@ -153,8 +161,8 @@ std::shared_ptr<MappedFile> BundleReader::locate(std::string_view key, const Bun
 std::shared_ptr<MappedFile> BundleReader::locate(std::string_view key, int32_t shard_id, uint64_t offset,
                                                  uint64_t size) const {
   if (shard_id >= header_.num_shards) {
-    fail(key, "names data shard " + std::to_string(shard_id) + " but the bundle has " +
-                  std::to_string(header_.num_shards));
+    fail(key,
+         "names data shard " + std::to_string(shard_id) + " but the bundle has " + std::to_string(header_.num_shards));
   }
   auto file = shard(shard_id);
   const uint64_t end = offset + size;  // both < 2^63: checked when decoded
@@ -241,7 +249,9 @@ void BundleReader::read_batch(const std::vector<ReadRequest>& requests, bool ver
   }
 }
 
-uint64_t BundleReader::checked_size(std::string_view key) const { return fixed_payload(find(key)).size; }
+uint64_t BundleReader::checked_size(std::string_view key) const {
+  return fixed_payload(find(key)).size;
+}
 
 void BundleReader::read_into(std::string_view key, void* dst, size_t n, bool verify) const {
   const size_t i = find(key);
@@ -256,7 +266,7 @@ TensorView BundleReader::view(std::string_view key) const {
 }
 
 std::shared_ptr<MappedFile> BundleReader::payload_location(std::string_view key, uint64_t* offset,
-                                                          uint64_t* size) const {
+                                                           uint64_t* size) const {
   const BundleEntry& e = get(key);
   *offset = static_cast<uint64_t>(e.offset);
   *size = static_cast<uint64_t>(e.size);

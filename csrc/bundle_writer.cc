@@ -25,10 +25,10 @@ namespace tfbundle {
 
 namespace {
 
-constexpr size_t kBufferSize = 1 << 20;  // small tensors are gathered up to this
-constexpr size_t kChunk = 256 * 1024;    // checksum-then-write unit for large ones
-constexpr size_t kReserveMin = 256 * 1024;  // smaller writes are not worth a syscall
-constexpr size_t kOverlapCrcMin = 4 << 20;  // below, a thread costs more than it saves
+constexpr size_t kBufferSize = 1 << 20;             // small tensors are gathered up to this
+constexpr size_t kChunk = size_t{256} * 1024;       // checksum-then-write unit for large ones
+constexpr size_t kReserveMin = size_t{256} * 1024;  // smaller writes are not worth a syscall
+constexpr size_t kOverlapCrcMin = 4 << 20;          // below, a thread costs more than it saves
 
 [[noreturn]] void throw_errno(const std::string& what, int err) {
   if (err == ENOENT) throw FileMissing(what + ": " + std::strerror(err));
@@ -54,7 +54,9 @@ std::string directory_of(const std::string& path) {
 }
 
 void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  // POSIX open flags are ints by definition.
+  const int fd = ::open(
+      path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);  // NOLINT(bugprone-signed-bitwise)
   if (fd < 0) throw_errno("open " + path + " for fsync", errno);
   const int rc = ::fsync(fd);
   const int err = errno;
@@ -99,6 +101,7 @@ BundleWriter::~BundleWriter() {
 
 std::vector<std::string> BundleWriter::data_paths() const {
   std::vector<std::string> out;
+  out.reserve(shards_.size());
   for (const Shard& s : shards_) out.push_back(s.final_path);
   return out;
 }
@@ -204,8 +207,8 @@ void BundleWriter::check_fixed(const std::string& key, int32_t dtype, const Dims
   }
 }
 
-void BundleWriter::add(const std::string& key, int32_t dtype, const Dims& shape, const void* data,
-                       size_t n, int32_t shard) {
+void BundleWriter::add(const std::string& key, int32_t dtype, const Dims& shape, const void* data, size_t n,
+                       int32_t shard) {
   std::lock_guard<std::mutex> lock(mu_);
   check_fixed(key, dtype, shape, n);
   const uint32_t crc = append_entry(key, dtype, shape, pick_shard(key, shard), static_cast<const char*>(data), n);
@@ -217,6 +220,7 @@ void BundleWriter::add_batch(const std::vector<Item>& items) {
   // Validate everything and pick every shard first: the same choices, in the
   // same order, as a sequence of add() calls would make.
   std::vector<uint64_t> planned;
+  planned.reserve(shards_.size());
   for (const Shard& s : shards_) planned.push_back(s.size);
   std::vector<std::vector<size_t>> by_shard(shards_.size());
   std::set<std::string_view> batch_keys;
@@ -266,8 +270,8 @@ void BundleWriter::add_batch(const std::vector<Item>& items) {
   for (size_t i = 0; i < items.size(); i++) entries_.emplace(items[i].key, std::move(done[i]));
 }
 
-uint32_t BundleWriter::append_entry(const std::string& key, int32_t dtype, const Dims& shape,
-                                    size_t shard, const char* payload, size_t n) {
+uint32_t BundleWriter::append_entry(const std::string& key, int32_t dtype, const Dims& shape, size_t shard,
+                                    const char* payload, size_t n) {
   BundleEntry e;
   e.dtype = dtype;
   e.shape = shape;
@@ -280,8 +284,8 @@ uint32_t BundleWriter::append_entry(const std::string& key, int32_t dtype, const
   return crc;
 }
 
-void BundleWriter::add_strings(const std::string& key, const Dims& shape,
-                               const std::vector<std::string_view>& items, int32_t shard) {
+void BundleWriter::add_strings(const std::string& key, const Dims& shape, const std::vector<std::string_view>& items,
+                               int32_t shard) {
   std::lock_guard<std::mutex> lock(mu_);
   check_new_key(key);
   if (product(shape) != static_cast<int64_t>(items.size())) {
@@ -293,8 +297,8 @@ void BundleWriter::add_strings(const std::string& key, const Dims& shape,
   entries_[key].masked_crc = crc32c::mask(crc);
 }
 
-void BundleWriter::add_encoded(const std::string& key, int32_t dtype, const Dims& shape,
-                               const void* payload, size_t n, uint32_t masked_crc, int32_t shard) {
+void BundleWriter::add_encoded(const std::string& key, int32_t dtype, const Dims& shape, const void* payload, size_t n,
+                               uint32_t masked_crc, int32_t shard) {
   std::lock_guard<std::mutex> lock(mu_);
   check_new_key(key);
   product(shape);  // validates the dims
@@ -302,9 +306,8 @@ void BundleWriter::add_encoded(const std::string& key, int32_t dtype, const Dims
   entries_[key].masked_crc = masked_crc;
 }
 
-void BundleWriter::add_from_file(const std::string& key, int32_t dtype, const Dims& shape,
-                                 const MappedFile& file, uint64_t offset, size_t n, uint32_t masked_crc,
-                                 int32_t shard) {
+void BundleWriter::add_from_file(const std::string& key, int32_t dtype, const Dims& shape, const MappedFile& file,
+                                 uint64_t offset, size_t n, uint32_t masked_crc, int32_t shard) {
   std::lock_guard<std::mutex> lock(mu_);
   check_new_key(key);
   product(shape);  // validates the dims

@@ -36,8 +36,7 @@ class BundleWriter {
   // Adds a fixed-size tensor whose `n` bytes (host order) are at `data`.
   // Throws InvalidArgument on a duplicate or empty key or a size mismatch.
   // `shard` picks the data shard; < 0 picks the one with the fewest bytes.
-  void add(const std::string& key, int32_t dtype, const Dims& shape, const void* data, size_t n,
-           int32_t shard = -1);
+  void add(const std::string& key, int32_t dtype, const Dims& shape, const void* data, size_t n, int32_t shard = -1);
   // One fixed-size tensor of a batch (see add_batch).
   struct Item {
     std::string key;
@@ -53,19 +52,19 @@ class BundleWriter {
   // write fails, the writer aborts and the error is rethrown.
   void add_batch(const std::vector<Item>& items);
   // Adds a DT_STRING tensor.
-  void add_strings(const std::string& key, const Dims& shape,
-                   const std::vector<std::string_view>& items, int32_t shard = -1);
+  void add_strings(const std::string& key, const Dims& shape, const std::vector<std::string_view>& items,
+                   int32_t shard = -1);
   // Adds an already-encoded payload (for instance copied from another
   // bundle, whose checksum the caller verified) with its masked checksum,
   // to data shard `shard` (or the emptiest one when shard < 0).
-  void add_encoded(const std::string& key, int32_t dtype, const Dims& shape, const void* payload,
-                   size_t n, uint32_t masked_crc, int32_t shard);
+  void add_encoded(const std::string& key, int32_t dtype, const Dims& shape, const void* payload, size_t n,
+                   uint32_t masked_crc, int32_t shard);
   // Copies n bytes at `offset` of `file` (another bundle's payload of a
   // fixed-size tensor) in chunks, checking on the way that they match
   // `masked_crc`, so the payload is read once and never held whole.
   // Throws DataLoss on a mismatch (the caller then aborts the writer).
-  void add_from_file(const std::string& key, int32_t dtype, const Dims& shape,
-                     const MappedFile& file, uint64_t offset, size_t n, uint32_t masked_crc, int32_t shard);
+  void add_from_file(const std::string& key, int32_t dtype, const Dims& shape, const MappedFile& file, uint64_t offset,
+                     size_t n, uint32_t masked_crc, int32_t shard);
   // Records that the entry just added under encode_slice_key(name, slice)
   // is one slice of the partitioned variable `name`.
   void add_slice_of(const std::string& name, int32_t dtype, const std::vector<int64_t>& full_shape,
@@ -86,8 +85,8 @@ class BundleWriter {
     std::string final_path;
     std::string temp_path;
     int fd = -1;
-    uint64_t size = 0;    // bytes appended so far
-    std::string pending;  // appended but not yet written
+    uint64_t size = 0;        // bytes appended so far
+    std::string pending;      // appended but not yet written
     bool can_reserve = true;  // false once fallocate proved unsupported
   };
   struct Partitioned {
@@ -101,8 +100,8 @@ class BundleWriter {
   size_t pick_shard(const std::string& key, int32_t shard) const;
   // Appends a payload to a shard and records its entry (without checksum);
   // returns the unmasked checksum of the bytes.
-  uint32_t append_entry(const std::string& key, int32_t dtype, const Dims& shape, size_t shard,
-                        const char* payload, size_t n);
+  uint32_t append_entry(const std::string& key, int32_t dtype, const Dims& shape, size_t shard, const char* payload,
+                        size_t n);
   // Appends to a shard and returns the unmasked checksum of the bytes.
   // `overlap_crc` lets a large payload be checksummed on another thread
   // while it is written (off when shards are already written in parallel).
@@ -119,7 +118,7 @@ class BundleWriter {
   void discard();
   void commit(bool sync);
 
-  enum State { kOpen, kFinished, kAborted };
+  enum State : uint8_t { kOpen, kFinished, kAborted };
   mutable std::mutex mu_;  // held by every public method
   std::string prefix_;
   std::vector<Shard> shards_;

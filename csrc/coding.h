@@ -14,6 +14,7 @@
 
 namespace tfbundle {
 
+// The first 4 (8) bytes of `p`, which must hold at least that many.
 inline uint32_t load_fixed32(const char* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -23,6 +24,19 @@ inline uint32_t load_fixed32(const char* p) {
 inline uint64_t load_fixed64(const char* p) {
   uint64_t v;
   std::memcpy(&v, p, 8);
+  return v;
+}
+
+// The same from the front of a view, which the caller has checked is long enough.
+inline uint32_t load_fixed32(std::string_view s) {
+  uint32_t v;
+  std::memcpy(&v, s.data(), 4);
+  return v;
+}
+
+inline uint64_t load_fixed64(std::string_view s) {
+  uint64_t v;
+  std::memcpy(&v, s.data(), 8);
   return v;
 }
 
@@ -94,7 +108,7 @@ inline bool get_varint32(std::string_view* in, uint32_t* value) {
 
 inline bool get_fixed32(std::string_view* in, uint32_t* value) {
   if (in->size() < 4) return false;
-  *value = load_fixed32(in->data());
+  *value = load_fixed32(*in);
   in->remove_prefix(4);
   return true;
 }

@@ -52,8 +52,8 @@ uint32_t extend_portable(uint32_t crc, const uint8_t* p, size_t n) {
     std::memcpy(&lo, p, 4);
     std::memcpy(&hi, p + 4, 4);
     lo ^= reg;
-    reg = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
-          t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
+    reg = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^ t[3][hi & 0xff] ^
+          t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
   }
   for (; n > 0; n--) reg = (reg >> 8) ^ t[0][(reg ^ *p++) & 0xff];
   return ~reg;
@@ -131,7 +131,9 @@ uint32_t combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
   return multiply_mod_poly(x_pow_mod(length_b * 8), crc_a) ^ crc_b;
 }
 
-const char* implementation() { return chosen().name; }
+const char* implementation() {
+  return chosen().name;
+}
 
 }  // namespace crc32c
 }  // namespace tfbundle

@@ -12,7 +12,9 @@ namespace crc32c {
 // Returns the CRC32C of data[0..n) continued from a previous result `crc`.
 uint32_t extend(uint32_t crc, const void* data, size_t n);
 
-inline uint32_t value(const void* data, size_t n) { return extend(0, data, n); }
+inline uint32_t value(const void* data, size_t n) {
+  return extend(0, data, n);
+}
 
 // The CRC of A ‖ B from crc(A), crc(B) and |B|, without touching the data:
 // crc(A) is multiplied by x^(8·|B|) modulo the polynomial (O(log |B|)).
@@ -25,7 +27,9 @@ const char* implementation();
 // well distributed: rotate right by 15 bits and add a constant.
 constexpr uint32_t kMaskDelta = 0xa282ead8u;
 
-inline uint32_t mask(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + kMaskDelta; }
+inline uint32_t mask(uint32_t crc) {
+  return ((crc >> 15) | (crc << 17)) + kMaskDelta;
+}
 
 inline uint32_t unmask(uint32_t masked) {
   const uint32_t rot = masked - kMaskDelta;

@@ -64,15 +64,15 @@ class InterleavedCrc {
 
   static void build(ShiftTable* table, size_t zeros) {
     uint32_t basis[32];
-    for (int bit = 0; bit < 32; bit++) {
+    for (unsigned bit = 0; bit < 32; bit++) {
       uint64_t reg = uint32_t{1} << bit;
       for (size_t i = 0; i < zeros / 8; i++) reg = Isa::u64(reg, 0);
       basis[bit] = static_cast<uint32_t>(reg);
     }
-    for (int byte = 0; byte < 4; byte++) {
+    for (unsigned byte = 0; byte < 4; byte++) {
       for (uint32_t v = 0; v < 256; v++) {
         uint32_t r = 0;
-        for (int bit = 0; bit < 8; bit++) {
+        for (unsigned bit = 0; bit < 8; bit++) {
           if (v & (1u << bit)) r ^= basis[8 * byte + bit];
         }
         table->t[byte][v] = r;

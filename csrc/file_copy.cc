@@ -10,7 +10,7 @@ namespace tfbundle {
 
 namespace {
 
-constexpr size_t kChunk = 512 * 1024;             // pread unit, checksummed while in L2
+constexpr size_t kChunk = size_t{512} * 1024;     // pread unit, checksummed while in L2
 constexpr size_t kParallelPartBytes = 512 << 10;  // ranges of two such parts or more are split
 constexpr int kMaxParallelParts = 8;
 

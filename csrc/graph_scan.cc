@@ -5,7 +5,7 @@
 
 namespace tfbundle {
 
-GraphScanner::GraphScanner(const std::string& path, std::vector<uint32_t> path_to_graph)
+GraphScanner::GraphScanner(const std::string& path, const std::vector<uint32_t>& path_to_graph)
     : path_(path), file_(MappedFile::open(path)) {
   std::string_view bytes;
   if (file_->mapped()) {
@@ -19,7 +19,7 @@ GraphScanner::GraphScanner(const std::string& path, std::vector<uint32_t> path_t
   locate_graph(bytes, path_to_graph);
 }
 
-GraphScanner GraphScanner::from_bytes(std::string bytes, std::vector<uint32_t> path_to_graph) {
+GraphScanner GraphScanner::from_bytes(std::string bytes, const std::vector<uint32_t>& path_to_graph) {
   GraphScanner scanner;
   scanner.path_ = "<memory>";
   scanner.copy_ = std::make_shared<const std::string>(std::move(bytes));
@@ -58,10 +58,18 @@ void parse_node(std::string_view bytes, GraphNode* node) {
   while (cursor.next(&f)) {
     if (f.type() != wire::kLengthDelimited) continue;
     switch (f.number()) {
-      case 1: node->name = f.bytes; break;
-      case 2: node->op = f.bytes; break;
-      case 3: node->inputs.push_back(f.bytes); break;
-      case 4: node->device = f.bytes; break;
+      case 1:
+        node->name = f.bytes;
+        break;
+      case 2:
+        node->op = f.bytes;
+        break;
+      case 3:
+        node->inputs.push_back(f.bytes);
+        break;
+      case 4:
+        node->device = f.bytes;
+        break;
       case 5: {
         std::string_view key, value;
         wire::Cursor entry(f.bytes, "NodeDef.AttrEntry");
@@ -75,12 +83,14 @@ void parse_node(std::string_view bytes, GraphNode* node) {
           wire::Field a;
           while (attr.next(&a)) {
             if (key == "value" && a.number() == 8 && a.type() == wire::kLengthDelimited) node->value_tensor = a.bytes;
-            if (key == "dtype" && a.number() == 6 && a.type() == wire::kVarint) node->dtype_attr = static_cast<int32_t>(a.value);
+            if (key == "dtype" && a.number() == 6 && a.type() == wire::kVarint)
+              node->dtype_attr = static_cast<int32_t>(a.value);
           }
         }
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
 }

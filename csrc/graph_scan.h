@@ -32,9 +32,9 @@ class GraphScanner {
   // `path_to_graph` lists the field numbers leading from the file's top
   // message to the GraphDef: {} for a GraphDef file, {2} for a MetaGraphDef
   // (.meta), {2, 2} for the first MetaGraph of a SavedModel.
-  GraphScanner(const std::string& path, std::vector<uint32_t> path_to_graph);
+  GraphScanner(const std::string& path, const std::vector<uint32_t>& path_to_graph);
   // Scans bytes held in memory (copied); for tests and fuzzing.
-  static GraphScanner from_bytes(std::string bytes, std::vector<uint32_t> path_to_graph);
+  static GraphScanner from_bytes(std::string bytes, const std::vector<uint32_t>& path_to_graph);
   // Advances to the next node; false at the end. Throws DataLoss.
   bool next(GraphNode* node);
   std::shared_ptr<MappedFile> file() const { return file_; }
@@ -49,8 +49,8 @@ class GraphScanner {
   // The bytes when they are not mapped; on the heap so that the views below
   // stay valid when the scanner is moved.
   std::shared_ptr<const std::string> copy_;
-  std::string_view graph_;    // the GraphDef's bytes
-  std::string_view rest_;     // unread part of graph_
+  std::string_view graph_;                   // the GraphDef's bytes
+  std::string_view rest_;                    // unread part of graph_
   std::vector<std::string_view> functions_;  // pending FunctionDef bytes
   std::string_view function_rest_;           // unread part of the current FunctionDef
   std::string_view function_name_;

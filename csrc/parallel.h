@@ -13,7 +13,9 @@
 namespace tfbundle {
 
 // The threads one read or write may use (see pool_threads).
-inline unsigned hardware_threads() { return static_cast<unsigned>(pool_threads()); }
+inline unsigned hardware_threads() {
+  return static_cast<unsigned>(pool_threads());
+}
 
 // How many parts to cut an n-byte job into: 1 below min_bytes per part, at
 // most max_parts, at most the threads one job may use.

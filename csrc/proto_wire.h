@@ -12,16 +12,16 @@
 namespace tfbundle {
 namespace wire {
 
-enum WireType : int { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
+enum WireType : uint8_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
 
 // The tag is kept whole: with separate 32-bit number and type members, GCC
 // merged `number == N && type == T` into one 64-bit load of both, which
 // stalled on store forwarding in every decoder loop.
 struct Field {
-  uint64_t tag = 0;       // (number << 3) | wire type
+  uint64_t tag = 0;  // (number << 3) | wire type
   uint32_t number() const { return static_cast<uint32_t>(tag >> 3); }
   WireType type() const { return static_cast<WireType>(tag & 7); }
-  uint64_t value = 0;     // kVarint, kFixed64, kFixed32
+  uint64_t value = 0;      // kVarint, kFixed64, kFixed32
   std::string_view bytes;  // kLengthDelimited: the payload, pointing into the input
 };
 
@@ -46,7 +46,7 @@ void for_each_varint(const Field& field, const char* what, Fn fn);
 
 // Encoders (append to *out).
 inline void put_tag(std::string* out, uint32_t number, WireType type) {
-  put_varint64(out, (static_cast<uint64_t>(number) << 3) | type);
+  put_varint64(out, (static_cast<uint64_t>(number) << 3) | static_cast<uint64_t>(type));
 }
 inline void put_varint_field(std::string* out, uint32_t number, uint64_t v) {
   put_tag(out, number, kVarint);
@@ -92,12 +92,12 @@ bool Cursor::next(Field* field) {
       return true;
     case kFixed64:
       if (rest_.size() < 8) throw_malformed(what_, "truncated fixed64");
-      field->value = load_fixed64(rest_.data());
+      field->value = load_fixed64(rest_);
       rest_.remove_prefix(8);
       return true;
     case kFixed32:
       if (rest_.size() < 4) throw_malformed(what_, "truncated fixed32");
-      field->value = load_fixed32(rest_.data());
+      field->value = load_fixed32(rest_);
       rest_.remove_prefix(4);
       return true;
     case kLengthDelimited: {

@@ -21,7 +21,7 @@ void put_increasing_unsigned(std::string* out, uint64_t v) {
 // grows with the magnitude, with the leading bits marking L.
 void put_increasing_signed(std::string* out, int64_t v) {
   static const uint8_t kLengthMarks[10] = {0x80, 0xc0, 0xe0, 0xf0, 0xf8, 0xfc, 0xfe, 0xff, 0xff, 0xff};
-  const uint64_t magnitude = static_cast<uint64_t>(v < 0 ? ~v : v);
+  const uint64_t magnitude = static_cast<uint64_t>(v < 0 ? -(v + 1) : v);  // ~v, without signed bit operations
   int bits = 0;
   for (uint64_t x = magnitude; x != 0; x >>= 1) bits++;
   const int length = bits / 7 + 1;
@@ -30,7 +30,7 @@ void put_increasing_signed(std::string* out, int64_t v) {
   const uint8_t sign_fill = v < 0 ? 0xff : 0x00;
   be[0] = sign_fill;
   be[1] = sign_fill;
-  for (int i = 0; i < 8; i++) be[9 - i] = static_cast<uint8_t>(u >> (8 * i));
+  for (unsigned i = 0; i < 8; i++) be[9 - i] = static_cast<uint8_t>(u >> (8 * i));
   uint8_t* first = be + 10 - length;
   first[0] ^= kLengthMarks[length - 1];
   if (length == 9) first[1] ^= 0x80;
@@ -49,7 +49,9 @@ void put_escaped_string(std::string* out, std::string_view s) {
   out->push_back('\x01');
 }
 
-[[noreturn]] void malformed(const char* problem) { throw DataLoss(std::string("malformed slice key: ") + problem); }
+[[noreturn]] void malformed(const char* problem) {
+  throw DataLoss(std::string("malformed slice key: ") + problem);
+}
 
 uint64_t get_increasing_unsigned(std::string_view* in) {
   if (in->empty()) malformed("truncated number");
@@ -96,7 +98,7 @@ int64_t get_increasing_signed(std::string_view* in) {
   }
   if (magnitude > static_cast<uint64_t>(INT64_MAX)) malformed("signed number overflows 64 bits");
   const int64_t x = static_cast<int64_t>(magnitude);
-  const int64_t value = negative ? ~x : x;
+  const int64_t value = negative ? -x - 1 : x;  // ~x; x >= 0, so no overflow
   // Only the canonical encoding is accepted.
   std::string again;
   put_increasing_signed(&again, value);

@@ -34,7 +34,8 @@ size_t uncompressed_length(std::string_view compressed, const std::string& what)
   const uint64_t n = read_header(&in, what);
   if (n > static_cast<uint64_t>(in.size()) * kMaxExpansion) {
     fail(what, ("declares " + std::to_string(n) + " bytes, more than " + std::to_string(in.size()) +
-                " compressed bytes can hold").c_str());
+                " compressed bytes can hold")
+                   .c_str());
   }
   return static_cast<size_t>(n);
 }
@@ -46,7 +47,7 @@ void decompress(std::string_view compressed, char* out, size_t n, const std::str
   const uint8_t* const end = ip + header.size();
   size_t produced = 0;  // invariant: produced <= n
   while (ip < end) {
-    const uint8_t tag = *ip++;
+    const uint32_t tag = *ip++;
     size_t length;
     size_t offset = 0;
     switch (tag & 3) {

@@ -35,7 +35,7 @@ class BlockBuilder {
 
 class TableBuilder {
  public:
-  static constexpr size_t kBlockSize = 256 * 1024;
+  static constexpr size_t kBlockSize = size_t{256} * 1024;
 
   TableBuilder() : data_block_(16), index_block_(1) {}
   // REQUIRES: key > every key added before (bytewise). Checked by the caller.

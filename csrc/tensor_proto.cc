@@ -18,30 +18,71 @@ constexpr const char* kWhat = "TensorProto";
 // "value unit" is (complex types count re and im separately).
 struct ValueSource {
   uint32_t field;
-  bool fixed;       // fixed32/fixed64 encoding rather than varint
-  int unit_width;   // bytes per stored value
-  int units;        // stored values per element
+  bool fixed;      // fixed32/fixed64 encoding rather than varint
+  int unit_width;  // bytes per stored value
+  int units;       // stored values per element
 };
 
 bool value_source(int32_t dtype, ValueSource* s) {
   switch (dtype) {
-    case kFloat: *s = {5, true, 4, 1}; return true;
-    case kDouble: *s = {6, true, 8, 1}; return true;
-    case kInt32: case kQint32: *s = {7, false, 4, 1}; return true;
-    case kInt16: case kUint16: case kQint16: case kQuint16: *s = {7, false, 2, 1}; return true;
-    case kInt8: case kUint8: case kQint8: case kQuint8: case kInt4: case kUint4: case kInt2: case kUint2:
-      *s = {7, false, 1, 1}; return true;
-    case kInt64: *s = {10, false, 8, 1}; return true;
-    case kBool: *s = {11, false, 1, 1}; return true;
-    case kHalf: case kBfloat16: *s = {13, false, 2, 1}; return true;
-    case kComplex64: *s = {9, true, 4, 2}; return true;
-    case kComplex128: *s = {12, true, 8, 2}; return true;
-    case kUint32: *s = {16, false, 4, 1}; return true;
-    case kUint64: *s = {17, false, 8, 1}; return true;
-    case kFloat8E5m2: case kFloat8E4m3fn: case kFloat8E4m3fnuz: case kFloat8E4m3b11fnuz:
-    case kFloat8E5m2fnuz: case kFloat4E2m1fn:
-      *s = {18, false, 1, 1}; return true;  // one bytes field, a byte per element
-    default: return false;
+    case kFloat:
+      *s = {5, true, 4, 1};
+      return true;
+    case kDouble:
+      *s = {6, true, 8, 1};
+      return true;
+    case kInt32:
+    case kQint32:
+      *s = {7, false, 4, 1};
+      return true;
+    case kInt16:
+    case kUint16:
+    case kQint16:
+    case kQuint16:
+      *s = {7, false, 2, 1};
+      return true;
+    case kInt8:
+    case kUint8:
+    case kQint8:
+    case kQuint8:
+    case kInt4:
+    case kUint4:
+    case kInt2:
+    case kUint2:
+      *s = {7, false, 1, 1};
+      return true;
+    case kInt64:
+      *s = {10, false, 8, 1};
+      return true;
+    case kBool:
+      *s = {11, false, 1, 1};
+      return true;
+    case kHalf:
+    case kBfloat16:
+      *s = {13, false, 2, 1};
+      return true;
+    case kComplex64:
+      *s = {9, true, 4, 2};
+      return true;
+    case kComplex128:
+      *s = {12, true, 8, 2};
+      return true;
+    case kUint32:
+      *s = {16, false, 4, 1};
+      return true;
+    case kUint64:
+      *s = {17, false, 8, 1};
+      return true;
+    case kFloat8E5m2:
+    case kFloat8E4m3fn:
+    case kFloat8E4m3fnuz:
+    case kFloat8E4m3b11fnuz:
+    case kFloat8E5m2fnuz:
+    case kFloat4E2m1fn:
+      *s = {18, false, 1, 1};
+      return true;  // one bytes field, a byte per element
+    default:
+      return false;
   }
 }
 
@@ -163,7 +204,8 @@ TensorValue decode_tensor_proto(std::string_view bytes) {
     wire::Field f;
     while (cursor.next(&f)) {
       if (f.number() == 1 && f.type() == wire::kVarint) t.dtype = static_cast<int32_t>(f.value);
-      if (f.number() == 2 && f.type() == wire::kLengthDelimited) t.shape = decode_shape_proto(f.bytes, &unknown_rank).to_vector();
+      if (f.number() == 2 && f.type() == wire::kLengthDelimited)
+        t.shape = decode_shape_proto(f.bytes, &unknown_rank).to_vector();
       if (f.number() == 4 && f.type() == wire::kLengthDelimited) content = f.bytes;
       if (f.number() == 8 && f.type() == wire::kLengthDelimited) string_vals.push_back(f.bytes);
     }
@@ -255,8 +297,8 @@ void decode_tensor_values(std::string_view bytes, int32_t dtype, int64_t n, char
     if (f.number() == source.field) gather(f, source, is_bool, &sink);
   }
   if (sink.used() != expected) {
-    throw DataLoss("TensorProto holds " + std::to_string(sink.used() / static_cast<size_t>(width)) +
-                   " values for " + std::to_string(n) + " elements");
+    throw DataLoss("TensorProto holds " + std::to_string(sink.used() / static_cast<size_t>(width)) + " values for " +
+                   std::to_string(n) + " elements");
   }
 }
 

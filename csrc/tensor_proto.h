@@ -25,8 +25,8 @@ struct TensorValue {
   int32_t dtype = 0;
   std::vector<int64_t> shape;  // empty + unknown_rank == false: a scalar
   bool from_content = false;
-  std::string_view content;           // from_content: points into the input
-  std::string decoded;                // fixed-size values built from typed fields
+  std::string_view content;               // from_content: points into the input
+  std::string decoded;                    // fixed-size values built from typed fields
   std::vector<std::string_view> strings;  // DT_STRING elements (into the input)
   int64_t num_elements() const;
 };

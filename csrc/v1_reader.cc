@@ -12,7 +12,9 @@ namespace tfbundle {
 
 namespace {
 
-std::string quoted(std::string_view name) { return "'" + std::string(name) + "'"; }
+std::string quoted(std::string_view name) {
+  return "'" + std::string(name) + "'";
+}
 
 // One SavedSliceMeta: a tensor's name, dtype, full shape and stored slices.
 struct SliceMeta {
@@ -195,7 +197,8 @@ void V1Reader::index_entries() {
     const V1Tensor& t = tensors_[ti];
     entries_.push_back(Entry{t.name, ti, -1});
     if (t.whole()) continue;
-    for (size_t si = 0; si < t.slices.size(); si++) entries_.push_back(Entry{t.slices[si].key, ti, static_cast<int32_t>(si)});
+    for (size_t si = 0; si < t.slices.size(); si++)
+      entries_.push_back(Entry{t.slices[si].key, ti, static_cast<int32_t>(si)});
   }
   std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.key < b.key; });
   for (size_t i = 1; i < entries_.size(); i++) {
@@ -267,8 +270,9 @@ V1SliceValue V1Reader::slice_value(const V1Tensor& t, const V1Slice& s) const {
   }
   // Every encoding stores at least one byte per element.
   if (static_cast<uint64_t>(s.num_elements) > v.tensor_proto.size()) {
-    fail(t, s, "a slice of " + std::to_string(s.num_elements) + " elements has only " +
-                   std::to_string(v.tensor_proto.size()) + " bytes of values");
+    fail(t, s,
+         "a slice of " + std::to_string(s.num_elements) + " elements has only " +
+             std::to_string(v.tensor_proto.size()) + " bytes of values");
   }
   return v;
 }

@@ -32,10 +32,10 @@ namespace tfbundle {
 
 struct V1Slice {
   SliceExtents extents;
-  Dims shape;              // the slice's own shape
+  Dims shape;  // the slice's own shape
   int64_t num_elements = 0;
-  uint32_t file = 0;       // which of the reader's files holds it
-  std::string key;         // its table key
+  uint32_t file = 0;  // which of the reader's files holds it
+  std::string key;    // its table key
 };
 
 struct V1Tensor {
@@ -114,7 +114,8 @@ class V1Reader {
 
   V1Reader() = default;
   // Reads file `fi`'s metadata into tensors_; `bytes` are its contents.
-  void load_file(uint32_t fi, File file, std::string_view bytes, std::map<std::string, uint32_t, std::less<>>* index_of);
+  void load_file(uint32_t fi, File file, std::string_view bytes,
+                 std::map<std::string, uint32_t, std::less<>>* index_of);
   // Builds entries_ from tensors_, once every file is loaded.
   void index_entries();
   V1SliceValue slice_value(const V1Tensor& t, const V1Slice& s) const;

@@ -27,8 +27,10 @@ def write_demo_checkpoint(directory: Path) -> str:
         w.add("dense/kernel/Adam", np.zeros((784, 256), np.float32))
         w.add("global_step", np.int64(20))
         w.add("vocab", ["[PAD]", "[UNK]", "hello", "world"])
-        for i, rows in enumerate(((0, 4), (4, 3), (7, 3))):  # a TF1 partitioned variable
-            w.add_slice("embedding", (10, 8), f"{rows[0]},{rows[1]}:-", rng.normal(size=(rows[1], 8)).astype(np.float32))
+        for _i, rows in enumerate(((0, 4), (4, 3), (7, 3))):  # a TF1 partitioned variable
+            w.add_slice(
+                "embedding", (10, 8), f"{rows[0]},{rows[1]}:-", rng.normal(size=(rows[1], 8)).astype(np.float32)
+            )
     tfbundle.update_checkpoint_state(directory, prefix)
     return str(directory)
 

@@ -12,23 +12,36 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
+from tests import tf_fixtures
+from tests.snappy_tables import compress, snappy_table
 
-import tfbundle  # noqa: E402
-from tests import tf_fixtures  # noqa: E402
-from tests.snappy_tables import compress, snappy_table  # noqa: E402
+import tfbundle
 
 
 def main(out: Path) -> None:
     work = out / "_work"
     work.mkdir(parents=True, exist_ok=True)
-    seeds = {name: out / name for name in ("fuzz_table", "fuzz_entry", "fuzz_strings", "fuzz_slice_key",
-                                            "fuzz_graph", "fuzz_state", "fuzz_snappy", "fuzz_v1")}
+    seeds = {
+        name: out / name
+        for name in (
+            "fuzz_table",
+            "fuzz_entry",
+            "fuzz_strings",
+            "fuzz_slice_key",
+            "fuzz_graph",
+            "fuzz_state",
+            "fuzz_snappy",
+            "fuzz_v1",
+        )
+    }
     for d in seeds.values():
         d.mkdir(parents=True, exist_ok=True)
-    prefixes = [tf_fixtures.all_dtypes(tf, work / "dtypes" / "ckpt"),
-                tf_fixtures.tf1_partitioned(tf, work / "partitioned")]
+    prefixes = [
+        tf_fixtures.all_dtypes(tf, work / "dtypes" / "ckpt"),
+        tf_fixtures.tf1_partitioned(tf, work / "partitioned"),
+    ]
     for i, prefix in enumerate(prefixes):
         index = Path(str(prefix) + ".index").read_bytes()
         (seeds["fuzz_table"] / f"tf_{i}.index").write_bytes(index)
@@ -44,7 +57,9 @@ def main(out: Path) -> None:
         entry = reader.entry(key)
         n = int(np.prod(entry["shape"])) if entry["shape"] else 1
         header = bytes([0, n & 0xFF, n >> 8])
-        (seeds["fuzz_strings"] / f"tf_{j}").write_bytes(header + data[entry["offset"]: entry["offset"] + entry["size"]])
+        (seeds["fuzz_strings"] / f"tf_{j}").write_bytes(
+            header + data[entry["offset"] : entry["offset"] + entry["size"]]
+        )
     v1_path, _values = tf_fixtures.v1_checkpoint(tf, work / "v1")
     v1_file = Path(v1_path).read_bytes()
     (seeds["fuzz_v1"] / "tf_v1").write_bytes(v1_file)

@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tests import tf_fixtures  # noqa: E402
+from tests import tf_fixtures
 
 
 @pytest.fixture(scope="session")

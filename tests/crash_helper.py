@@ -33,8 +33,9 @@ def run(op: str, directory: str) -> None:
     elif op == "manager":
         tfbundle.CheckpointManager(directory, max_to_keep=2).save(TENSORS)
     elif op == "edit":
-        transform(os.path.join(directory, "ckpt-1"), os.path.join(directory, "ckpt-1"), in_place=True,
-                  drop=[r"layer_0/"])
+        transform(
+            os.path.join(directory, "ckpt-1"), os.path.join(directory, "ckpt-1"), in_place=True, drop=[r"layer_0/"]
+        )
     else:
         raise ValueError(op)
 

@@ -11,7 +11,6 @@ rebuilt with the new block handles.
 from __future__ import annotations
 
 import struct
-from typing import List, Tuple
 
 import crc32c
 
@@ -25,7 +24,7 @@ def masked_crc(data: bytes) -> int:
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-def read_varint(data: bytes, pos: int) -> Tuple[int, int]:
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         byte = data[pos]
@@ -36,7 +35,7 @@ def read_varint(data: bytes, pos: int) -> Tuple[int, int]:
             return value, pos
 
 
-def footer_handles(data: bytes) -> Tuple[Tuple[int, int], Tuple[int, int]]:
+def footer_handles(data: bytes) -> tuple[tuple[int, int], tuple[int, int]]:
     """((offset, size) of the metaindex block, (offset, size) of the index block)."""
     footer = data[-48:]
     values, pos = [], 0
@@ -46,14 +45,14 @@ def footer_handles(data: bytes) -> Tuple[Tuple[int, int], Tuple[int, int]]:
     return (values[0], values[1]), (values[2], values[3])
 
 
-def handle(value: bytes) -> Tuple[int, int]:
+def handle(value: bytes) -> tuple[int, int]:
     """(offset, size) of a block handle."""
     offset, pos = read_varint(value, 0)
     size, _ = read_varint(value, pos)
     return offset, size
 
 
-def data_blocks(data: bytes) -> List[Tuple[int, int]]:
+def data_blocks(data: bytes) -> list[tuple[int, int]]:
     """(offset, size) of every data block of an uncompressed-index table."""
     _meta, (index_offset, index_size) = footer_handles(data)
     return [handle(v) for _k, v in block_entries(data[index_offset : index_offset + index_size])]
@@ -81,7 +80,7 @@ def _block(data: bytes, offset: int, size: int) -> bytes:
     return data[offset : offset + size]
 
 
-def block_entries(contents: bytes) -> List[Tuple[bytes, bytes]]:
+def block_entries(contents: bytes) -> list[tuple[bytes, bytes]]:
     (num_restarts,) = struct.unpack_from("<I", contents, len(contents) - 4)
     end = len(contents) - 4 - 4 * num_restarts
     pos, key, out = 0, b"", []
@@ -96,7 +95,7 @@ def block_entries(contents: bytes) -> List[Tuple[bytes, bytes]]:
     return out
 
 
-def _plain_block(entries: List[Tuple[bytes, bytes]]) -> bytes:
+def _plain_block(entries: list[tuple[bytes, bytes]]) -> bytes:
     """A block with every entry a restart point (no shared key prefixes)."""
     body, restarts = bytearray(), []
     for key, value in entries:

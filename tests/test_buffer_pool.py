@@ -10,18 +10,22 @@ import tfbundle
 def test_recycled_buffers_hold_the_new_values(tmp_path):
     prefix = tmp_path / "ckpt"
     n = (6 << 20) // 4  # above the 4 MiB pool threshold
-    tfbundle.save({"a": np.full(n, 1.0, np.float32), "b": np.full(n, 2.0, np.float32),
-                   "c": np.full(n // 2, 3.0, np.float32)}, prefix)
+    tfbundle.save(
+        {"a": np.full(n, 1.0, np.float32), "b": np.full(n, 2.0, np.float32), "c": np.full(n // 2, 3.0, np.float32)},
+        prefix,
+    )
     reader = tfbundle.open(prefix)
     for _ in range(3):
         a = reader.get_tensor("a")
-        assert a.flags.writeable and (a == 1.0).all()
+        assert a.flags.writeable
+        assert (a == 1.0).all()
         a[:] = 9.0  # the caller owns the array
         del a
         b = reader.get_tensor("b")
         assert (b == 2.0).all()
         c = reader.get_tensor("c")
-        assert c.shape == (n // 2,) and (c == 3.0).all()
+        assert c.shape == (n // 2,)
+        assert (c == 3.0).all()
         del b, c
     kept = [reader.get_tensor("a") for _ in range(4)]  # live buffers are never shared
     kept[0][:] = 5.0

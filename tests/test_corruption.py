@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,7 +29,8 @@ for prefix in sys.argv[1:]:
             digest = hashlib.sha256()
             for k in c.keys():
                 v = tfbundle.reader.as_array(c.get_tensor(k))
-                digest.update(repr((k, c.dtype(k).name, v.shape, v.tolist() if v.dtype == object else v.tobytes())).encode())
+                payload = v.tolist() if v.dtype == object else v.tobytes()
+                digest.update(repr((k, c.dtype(k).name, v.shape, payload)).encode())
             c.verify()
         results.append({"ok": True, "digest": digest.hexdigest()})
     except Exception as e:
@@ -70,15 +72,15 @@ def copy_checkpoint(src, dst_dir, name):
 
 
 def mutate(path, fn):
-    data = bytearray(open(path, "rb").read())
+    data = bytearray(Path(path).read_bytes())
     data = fn(data)
-    open(path, "wb").write(bytes(data))
+    Path(path).write_bytes(bytes(data))
 
 
 def test_truncated_index_at_every_length(small_checkpoint, tmp_path):
-    index = open(str(small_checkpoint) + ".index", "rb").read()
+    index = Path(str(small_checkpoint) + ".index").read_bytes()
     prefixes = []
-    for n in range(0, len(index)):
+    for n in range(len(index)):
         p = copy_checkpoint(small_checkpoint, tmp_path, f"t{n}")
         mutate(str(p) + ".index", lambda d, n=n: d[:n])
         prefixes.append(p)
@@ -135,7 +137,7 @@ def test_missing_shard_names_the_file(small_checkpoint, tmp_path):
 
 
 def test_missing_index_and_missing_key(small_checkpoint, tmp_path):
-    with pytest.raises(FileNotFoundError, match="nothing.index"):
+    with pytest.raises(FileNotFoundError, match=r"nothing\.index"):
         tfbundle.open(tmp_path / "nothing")
     ckpt = tfbundle.open(small_checkpoint)
     with pytest.raises(tfbundle.NotFoundError):
@@ -155,10 +157,11 @@ def test_declared_sizes_beyond_the_file_do_not_allocate(small_checkpoint, tmp_pa
     # Patch the index: the entry's shape dim 4 -> a varint of 2^40, via a fresh table.
     reader = _core.BundleReader(str(prefix))
     assert reader.entry("x")["size"] == 16
-    raw = open(str(prefix) + ".index", "rb").read()
+    raw = Path(str(prefix) + ".index").read_bytes()
     entry = bytes([0x08, 0x01, 0x12, 0x09, 0x12, 0x07, 0x08]) + bytes([0x80, 0x80, 0x80, 0x80, 0x80, 0x20])
     assert _core.read_table(raw)[1][0] == "x"
     built = _core.build_table([("", bytes([0x08, 0x01, 0x1A, 0x02, 0x08, 0x01])), ("x", entry)])
-    open(str(prefix) + ".index", "wb").write(built)
+    Path(str(prefix) + ".index").write_bytes(built)
     [result] = probe([prefix])
-    assert result["error"] == "DataLossError" and "does not match" in result["message"]
+    assert result["error"] == "DataLossError"
+    assert "does not match" in result["message"]

@@ -23,7 +23,7 @@ def test_known_vectors():
 
 def test_every_length_and_alignment_matches_reference():
     data = np.random.default_rng(0).integers(0, 256, 4096 + 16, dtype=np.uint8).tobytes()
-    for n in range(0, 4097):
+    for n in range(4097):
         offset = n % 8
         chunk = data[offset : offset + n]
         assert _core.crc32c(chunk) == crc32c_pkg.crc32c(chunk), n

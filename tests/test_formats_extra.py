@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import numpy as np
 
 import tfbundle
-from tfbundle import _core
 from tests.helpers import assert_same_array, varint
+from tfbundle import _core
 
 
 def _entry(dtype: int, shape, offset: int, size: int, crc: int) -> bytes:
-    dims = b"".join(b"\x12" + varint(len(b"\x08" + varint(d))) + b"\x08" + varint(d) if d else b"\x12\x00"
-                    for d in shape)
+    dims = b"".join(
+        b"\x12" + varint(len(b"\x08" + varint(d))) + b"\x08" + varint(d) if d else b"\x12\x00" for d in shape
+    )
     body = b"\x08" + varint(dtype) + b"\x12" + varint(len(dims)) + dims
     if offset:
         body += b"\x20" + varint(offset)
@@ -29,8 +31,18 @@ def write_big_endian_bundle(prefix: str, arrays: dict, strings: list) -> None:
     entries = []
     for name, value in arrays.items():
         raw = value.astype(value.dtype.newbyteorder(">")).tobytes()
-        entries.append((name, _entry({np.float32: 1, np.int64: 9, np.complex64: 8, np.float16: 19}[value.dtype.type],
-                                     value.shape, len(data), len(raw), _core.crc32c(raw))))
+        entries.append(
+            (
+                name,
+                _entry(
+                    {np.float32: 1, np.int64: 9, np.complex64: 8, np.float16: 19}[value.dtype.type],
+                    value.shape,
+                    len(data),
+                    len(raw),
+                    _core.crc32c(raw),
+                ),
+            )
+        )
         data += raw
     lengths = b"".join(varint(len(s)) for s in strings)
     fixed = b"".join(struct.pack(">I", len(s)) for s in strings)
@@ -40,13 +52,17 @@ def write_big_endian_bundle(prefix: str, arrays: dict, strings: list) -> None:
     entries.append(("strings", _entry(7, [len(strings)], len(data), len(payload), crc)))
     data += payload
     header = bytes([0x08, 0x01, 0x10, 0x01, 0x1A, 0x02, 0x08, 0x01])  # num_shards 1, endianness BIG
-    open(prefix + ".index", "wb").write(_core.build_table([("", header)] + sorted(entries)))
-    open(prefix + ".data-00000-of-00001", "wb").write(bytes(data))
+    Path(prefix + ".index").write_bytes(_core.build_table([("", header), *sorted(entries)]))
+    Path(prefix + ".data-00000-of-00001").write_bytes(bytes(data))
 
 
 def test_big_endian_bundle_is_swapped_like_tensorflow(tf, tmp_path):
-    arrays = {"f32": np.arange(6, dtype=np.float32).reshape(2, 3) - 2.5, "i64": np.array([1, -2, 2**40]),
-              "c64": np.array([1 + 2j, -3.5j], np.complex64), "f16": np.array([0.5, -1.0], np.float16)}
+    arrays = {
+        "f32": np.arange(6, dtype=np.float32).reshape(2, 3) - 2.5,
+        "i64": np.array([1, -2, 2**40]),
+        "c64": np.array([1 + 2j, -3.5j], np.complex64),
+        "f16": np.array([0.5, -1.0], np.float16),
+    }
     strings = [b"big", b"", b"endian" * 3]
     prefix = str(tmp_path / "be")
     write_big_endian_bundle(prefix, arrays, strings)
@@ -74,7 +90,8 @@ def test_variant_tensors_from_a_tf_data_iterator(tf, tmp_path):
     variants = [k for k in reader.keys() if reader.dtype(k).name == "variant"]
     assert variants
     value = reader.get_tensor(variants[0])
-    assert value.dtype == object and all(isinstance(v, bytes) for v in value.reshape(-1))
+    assert value.dtype == object
+    assert all(isinstance(v, bytes) for v in value.reshape(-1))
     reader.verify()
     # A verbatim copy restores the iterator's position in TensorFlow.
     out = tfbundle.edit.transform(saved, tmp_path / "dst" / "ckpt-1")

@@ -73,7 +73,8 @@ def test_replay_fuzz_regressions():
     inputs = sorted(p for p in REGRESSIONS.glob("*/*") if p.is_file())
     assert inputs, "fuzz/regressions/ holds the inputs that once crashed; it must not be empty"
     for path in inputs:
-        out = subprocess.run([sys.executable, "-c", _REPLAY, path.parent.name, str(path)], capture_output=True,
-                             text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _REPLAY, path.parent.name, str(path)], capture_output=True, text=True
+        )
         assert out.returncode == 0, f"{path}: {out.stderr[-1500:]}"
         assert json.loads(out.stdout) in ("ok", "DataLossError")

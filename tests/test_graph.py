@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import tfbundle
-from tfbundle import graph as tgraph
 from tests.helpers import assert_same_array
+from tfbundle import graph as tgraph
 
 
 def tf_consts(tf, path):
     """{name: tf.make_ndarray(value)} of every Const, graph and functions."""
     gd = tf.compat.v1.GraphDef()
-    gd.ParseFromString(open(path, "rb").read())
+    gd.ParseFromString(Path(path).read_bytes())
     out = {}
     for node in gd.node:
         if node.op == "Const":
@@ -44,11 +46,26 @@ def test_hand_made_graph_every_dtype_and_broadcast(tf, tmp_path):
     g = tf.Graph()
     with g.as_default():
         rng = np.random.default_rng(1)
-        for name in ("float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8",
-                     "uint16", "uint32", "uint64", "complex64", "complex128"):
+        for name in (
+            "float16",
+            "float32",
+            "float64",
+            "bfloat16",
+            "int8",
+            "int16",
+            "int32",
+            "int64",
+            "uint8",
+            "uint16",
+            "uint32",
+            "uint64",
+            "complex64",
+            "complex128",
+        ):
             dt = getattr(D, name)
-            tf.constant(rng.normal(size=(3, 2)).astype(np.float64).astype(dt.as_numpy_dtype), dtype=dt,
-                        name=f"array_{name}")
+            tf.constant(
+                rng.normal(size=(3, 2)).astype(np.float64).astype(dt.as_numpy_dtype), dtype=dt, name=f"array_{name}"
+            )
             tf.constant(rng.normal(size=()).astype(dt.as_numpy_dtype), dtype=dt, name=f"scalar_{name}")
             tf.constant(np.asarray(1).astype(dt.as_numpy_dtype), dtype=dt, shape=[3, 4], name=f"filled_{name}")
         tf.constant(1.5, shape=[4, 4], name="broadcast_float")
@@ -96,10 +113,13 @@ def test_tensor_content_values_are_views(tf, tmp_path):
     path = tmp_path / "g.pb"
     path.write_bytes(g.as_graph_def().SerializeToString())
     [(name, value)] = list(tgraph.consts(path))
-    assert name == "big" and not value.flags.writeable and not value.flags.owndata
+    assert name == "big"
+    assert not value.flags.writeable
+    assert not value.flags.owndata
     assert value[999] == 999
     [(_, copied)] = list(tgraph.consts(path, copy=True))
-    assert copied.flags.writeable and np.array_equal(copied, value)
+    assert copied.flags.writeable
+    assert np.array_equal(copied, value)
 
 
 def _tf1_model(tf, directory, resource, partitioned):
@@ -109,8 +129,12 @@ def _tf1_model(tf, directory, resource, partitioned):
         x = v1.placeholder(tf.float32, [None, 4], name="x")
         w = v1.get_variable("w", [4, 3], initializer=v1.random_normal_initializer(seed=1), use_resource=resource)
         if partitioned:
-            e = v1.get_variable("emb", [6, 3], partitioner=v1.fixed_size_partitioner(2),
-                                initializer=v1.random_normal_initializer(seed=2))
+            e = v1.get_variable(
+                "emb",
+                [6, 3],
+                partitioner=v1.fixed_size_partitioner(2),
+                initializer=v1.random_normal_initializer(seed=2),
+            )
             w = w + tf.reduce_sum(tf.convert_to_tensor(e))
         b = v1.get_variable("b", [3], initializer=v1.constant_initializer(0.5), use_resource=resource)
         y = tf.nn.relu(tf.matmul(x, w) + b, name="y")
@@ -125,7 +149,7 @@ def _tf1_model(tf, directory, resource, partitioned):
 
 def _run_frozen(tf, path, feed):
     gd = tf.compat.v1.GraphDef()
-    gd.ParseFromString(open(path, "rb").read())
+    gd.ParseFromString(Path(path).read_bytes())
     g = tf.Graph()
     with g.as_default():
         tf.import_graph_def(gd, name="")
@@ -133,7 +157,7 @@ def _run_frozen(tf, path, feed):
             return sess.run("y:0", {"x:0": feed}), gd
 
 
-@pytest.mark.parametrize("resource,partitioned", [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize(("resource", "partitioned"), [(False, False), (True, False), (False, True)])
 def test_freeze_runs_like_the_restored_graph(tf, tmp_path, resource, partitioned):
     prefix, feed, expected, _g = _tf1_model(tf, tmp_path, resource, partitioned)
     out = tgraph.freeze(prefix + ".meta", prefix, ["y"], tmp_path / "frozen.pb")
@@ -171,14 +195,15 @@ def test_frozen_graph_from_tensorflow_and_to_saved_model(tf, tmp_path):
     assert model_info.signatures["serving_default"].inputs["x"].shape == (-1, 4)
     import subprocess
 
-    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(export), "--all"], capture_output=True,
-                           text=True, check=True)
+    shown = subprocess.run(
+        ["saved_model_cli", "show", "--dir", str(export), "--all"], capture_output=True, text=True, check=True
+    )
     assert "signature_def['serving_default']" in shown.stdout
 
 
 def test_tf1_convert_variables_to_constants(tf, tmp_path):
     v1 = tf.compat.v1
-    prefix, feed, expected, g = _tf1_model(tf, tmp_path, False, False)
+    prefix, _feed, _expected, g = _tf1_model(tf, tmp_path, False, False)
     with g.as_default(), v1.Session(graph=g) as sess:
         v1.train.Saver().restore(sess, prefix)
         frozen = v1.graph_util.convert_variables_to_constants(sess, g.as_graph_def(), ["y"])
@@ -191,11 +216,14 @@ def test_open_meta(tf, tmp_path):
     prefix, _feed, _expected, _g = _tf1_model(tf, tmp_path, False, True)
     meta = tgraph.open_meta(prefix + ".meta")
     assert meta.saver_def["restore_op_name"] == "save/restore_all"
-    assert meta.saver_def["version"] == 2 and meta.saver_def["max_to_keep"] == 5
+    assert meta.saver_def["version"] == 2
+    assert meta.saver_def["max_to_keep"] == 5
     names = {v.name: v for v in meta.variables}
-    assert names["w"].shape == (4, 3) and names["w"].dtype == "float32"
+    assert names["w"].shape == (4, 3)
+    assert names["w"].dtype == "float32"
     assert {"emb/part_0", "emb/part_1"} <= set(names)
-    assert "variables" in meta.collections and meta.tensorflow_version.startswith("2.")
+    assert "variables" in meta.collections
+    assert meta.tensorflow_version.startswith("2.")
     assert set(meta.slice_infos()) == {"emb/part_0", "emb/part_1"}
     assert any(n.op == "Placeholder" for n in tgraph.open(prefix + ".meta").nodes)
 
@@ -203,5 +231,5 @@ def test_open_meta(tf, tmp_path):
 def test_damaged_graph_raises(tmp_path):
     path = tmp_path / "bad.pb"
     path.write_bytes(b"\x0a\xff\xff\xff\x0f garbage")
-    with pytest.raises(tfbundle.DataLossError, match="bad.pb"):
+    with pytest.raises(tfbundle.DataLossError, match=r"bad\.pb"):
         list(tgraph.consts(path))

@@ -30,7 +30,12 @@ def test_shape_map_holds_every_rank(tmp_path):
         assert ckpt.shape("rank9") == (2, 1, 1, 3, 1, 1, 2, 1, 2)
         assert ckpt.get_tensor("rank9").shape == (2, 1, 1, 3, 1, 1, 2, 1, 2)
         assert {k: v.name for k, v in ckpt.get_variable_to_dtype_map().items()} == {
-            "scalar": "float32", "rank1": "int8", "rank6": "float16", "rank9": "int64", "big_dims": "uint8"}
+            "scalar": "float32",
+            "rank1": "int8",
+            "rank6": "float16",
+            "rank9": "int64",
+            "big_dims": "uint8",
+        }
 
 
 def test_shape_lists_are_fresh_and_mutable(tmp_path):

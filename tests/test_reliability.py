@@ -28,6 +28,7 @@ HELPER = Path(__file__).with_name("crash_helper.py")
 
 # -- crash safety -----------------------------------------------------------------
 
+
 def _checkpoint_values(prefix):
     with tfbundle.open(prefix) as c:
         c.verify()
@@ -42,8 +43,10 @@ def _check_directory(directory: Path, op: str, old_values):
             continue  # a temporary name: not a checkpoint, cleaned by the next writer
         values = _checkpoint_values(str(index)[: -len(".index")])  # raises if partial or damaged
         # Each checkpoint holds the old tensors or the new ones, never a mix.
-        assert any(all(name in source and np.array_equal(value, source[name]) for name, value in values.items())
-                   for source in (old_values, TENSORS)), index
+        assert any(
+            all(name in source and np.array_equal(value, source[name]) for name, value in values.items())
+            for source in (old_values, TENSORS)
+        ), index
     if (directory / "checkpoint").exists():
         latest = tfbundle.latest_checkpoint(directory)
         assert latest is not None, "the state file names a missing checkpoint"
@@ -62,8 +65,13 @@ def test_sigkill_at_random_moments(tmp_path, op):
     template = tmp_path / "template"
     old_values = {name: value + 100 for name, value in TENSORS.items()}
     tfbundle.CheckpointManager(template, max_to_keep=2).save(old_values, checkpoint_number=1)
-    helper = subprocess.Popen([sys.executable, str(HELPER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, cwd=str(Path(__file__).resolve().parent.parent))
+    helper = subprocess.Popen(
+        [sys.executable, str(HELPER)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
 
     def trial(directory: Path, delay: float) -> str:
         helper.stdin.write(f"{op} {directory} {delay}\n")
@@ -102,7 +110,8 @@ _EXHAUSTIVE = r"""
 import hashlib, json, os, sys
 import tfbundle
 prefix, path, share = sys.argv[1], sys.argv[2], sys.argv[3] == "shared"
-original = open(path, "rb").read()
+with open(path, "rb") as f:
+    original = f.read()
 
 def digest(reader):
     h = hashlib.sha256()
@@ -143,8 +152,15 @@ print(json.dumps({"unnoticed_positions": sorted(silent), "errors": errors, "size
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
     prefix = tmp_path_factory.mktemp("exhaustive") / "ckpt"
-    tfbundle.save({"w": np.arange(6, dtype=np.float32).reshape(2, 3), "step": np.int64(7),
-                   "names": ["ab", ""], "empty": np.zeros((0,), np.float16)}, prefix)
+    tfbundle.save(
+        {
+            "w": np.arange(6, dtype=np.float32).reshape(2, 3),
+            "step": np.int64(7),
+            "names": ["ab", ""],
+            "empty": np.zeros((0,), np.float16),
+        },
+        prefix,
+    )
     return prefix
 
 
@@ -195,15 +211,15 @@ def test_every_single_byte_change(request, tiny_checkpoint, tmp_path, which):
 def test_every_truncation_of_the_data_file(tiny_checkpoint, tmp_path):
     prefix = tmp_path / "ckpt"
     shutil.copyfile(str(tiny_checkpoint) + ".index", str(prefix) + ".index")
-    data = open(str(tiny_checkpoint) + ".data-00000-of-00001", "rb").read()
+    data = Path(str(tiny_checkpoint) + ".data-00000-of-00001").read_bytes()
     for n in range(len(data)):
-        open(str(prefix) + ".data-00000-of-00001", "wb").write(data[:n])
-        with tfbundle.open(prefix) as reader:
-            with pytest.raises(tfbundle.DataLossError, match="data-00000-of-00001"):
-                reader.verify()
+        Path(str(prefix) + ".data-00000-of-00001").write_bytes(data[:n])
+        with tfbundle.open(prefix) as reader, pytest.raises(tfbundle.DataLossError, match="data-00000-of-00001"):
+            reader.verify()
 
 
 # -- limits ---------------------------------------------------------------------------
+
 
 def _write_sparse_bundle(prefix: str, big: int, small: np.ndarray) -> None:
     """A bundle whose first tensor is `big` zero bytes (a sparse hole) and whose
@@ -228,12 +244,14 @@ def _write_sparse_bundle(prefix: str, big: int, small: np.ndarray) -> None:
         body += b"\x28" + varint(size) + b"\x35" + _core.crc32c_mask(crc_value).to_bytes(4, "little")
         return body
 
-    index = _core.build_table([
-        ("", bytes([0x08, 0x01, 0x1A, 0x02, 0x08, 0x01])),
-        ("big", entry(4, [big], 0, big, crc)),
-        ("small", entry(1, [small.size], big, small.nbytes, _core.crc32c(small.tobytes()))),
-    ])
-    open(prefix + ".index", "wb").write(index)
+    index = _core.build_table(
+        [
+            ("", bytes([0x08, 0x01, 0x1A, 0x02, 0x08, 0x01])),
+            ("big", entry(4, [big], 0, big, crc)),
+            ("small", entry(1, [small.size], big, small.nbytes, _core.crc32c(small.tobytes()))),
+        ]
+    )
+    Path(prefix + ".index").write_bytes(index)
 
 
 def test_tensor_and_shard_over_4_gib(tmp_path):
@@ -246,7 +264,8 @@ def test_tensor_and_shard_over_4_gib(tmp_path):
         assert reader.entry("small")["offset"] == big > 2**32
         assert reader.get_tensor("small").tolist() == small.tolist()
         view = reader.get_tensor("big", copy=False)
-        assert view.shape == (big,) and view[big - 1] == 0
+        assert view.shape == (big,)
+        assert view[big - 1] == 0
         assert reader.get_slice("big")[2**32 + 5 : 2**32 + 9].tolist() == [0, 0, 0, 0]
         reader.verify()  # the crc over 4 GiB of zeros matches
 
@@ -291,31 +310,72 @@ def test_declared_sizes_far_beyond_the_file(tmp_path):
 
     def bundle(name, header, entries, data=b""):
         prefix = str(tmp_path / name)
-        open(prefix + ".index", "wb").write(_core.build_table([("", header)] + entries))
-        open(prefix + ".data-00000-of-00001", "wb").write(data)
+        Path(prefix + ".index").write_bytes(_core.build_table([("", header), *entries]))
+        Path(prefix + ".data-00000-of-00001").write_bytes(data)
         return prefix
 
     one_shard = bytes([0x08, 0x01, 0x1A, 0x02, 0x08, 0x01])
     cases = [
         # num_shards = 2^31 - 1
-        bundle("shards", bytes([0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, 0x1A, 0x02, 0x08, 0x01]),
-               [("x", bytes([0x08, 0x01, 0x12, 0x04, 0x12, 0x02, 0x08, 0x01, 0x28, 0x04]))], b"abcd"),
+        bundle(
+            "shards",
+            bytes([0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, 0x1A, 0x02, 0x08, 0x01]),
+            [("x", bytes([0x08, 0x01, 0x12, 0x04, 0x12, 0x02, 0x08, 0x01, 0x28, 0x04]))],
+            b"abcd",
+        ),
         # a float tensor of 2^40 elements in a 4-byte file
-        bundle("shape", one_shard, [("x", bytes([0x08, 0x01, 0x12, 0x09, 0x12, 0x07, 0x08, 0x80, 0x80, 0x80, 0x80,
-                                                   0x80, 0x20, 0x28, 0x04]))], b"abcd"),
+        bundle(
+            "shape",
+            one_shard,
+            [("x", bytes([0x08, 0x01, 0x12, 0x09, 0x12, 0x07, 0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x28, 0x04]))],
+            b"abcd",
+        ),
         # a string tensor of 2^40 elements
-        bundle("strings", one_shard, [("x", bytes([0x08, 0x07, 0x12, 0x09, 0x12, 0x07, 0x08, 0x80, 0x80, 0x80,
-                                                     0x80, 0x80, 0x20, 0x28, 0x04]))], b"abcd"),
+        bundle(
+            "strings",
+            one_shard,
+            [("x", bytes([0x08, 0x07, 0x12, 0x09, 0x12, 0x07, 0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x28, 0x04]))],
+            b"abcd",
+        ),
         # an offset far past the end
-        bundle("offset", one_shard, [("x", bytes([0x08, 0x01, 0x12, 0x04, 0x12, 0x02, 0x08, 0x01, 0x20, 0x80,
-                                                    0x80, 0x80, 0x80, 0x80, 0x01, 0x28, 0x04]))], b"abcd"),
+        bundle(
+            "offset",
+            one_shard,
+            [
+                (
+                    "x",
+                    bytes(
+                        [
+                            0x08,
+                            0x01,
+                            0x12,
+                            0x04,
+                            0x12,
+                            0x02,
+                            0x08,
+                            0x01,
+                            0x20,
+                            0x80,
+                            0x80,
+                            0x80,
+                            0x80,
+                            0x80,
+                            0x01,
+                            0x28,
+                            0x04,
+                        ]
+                    ),
+                )
+            ],
+            b"abcd",
+        ),
         # size near 2^63
         bundle("size", one_shard, [("x", bytes([0x08, 0x04, 0x12, 0x00, 0x28]) + b"\xff" * 8 + b"\x7f")], b"abcd"),
     ]
     out = subprocess.run([sys.executable, "-c", _HOSTILE, *cases], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     results = json.loads(out.stdout)
-    expected = {c: "DataLossError" for c in cases}
+    expected = dict.fromkeys(cases, "DataLossError")
     expected[cases[0]] = "FileNotFoundError"  # it looks for data-00000-of-2147483647, allocating nothing
     assert results == expected, results
 
@@ -370,8 +430,12 @@ def test_eight_threads_share_one_reader(tmp_path):
     # Timed in a process whose reads each stay on one thread
     # (TFBUNDLE_NUM_THREADS=1): otherwise one read alone already uses every
     # core, and only the GIL's release can let eight threads' reads overlap.
-    out = subprocess.run([sys.executable, "-c", _THREADED_READS, str(prefix)], capture_output=True, text=True,
-                         env=dict(os.environ, TFBUNDLE_NUM_THREADS="1"))
+    out = subprocess.run(
+        [sys.executable, "-c", _THREADED_READS, str(prefix)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TFBUNDLE_NUM_THREADS="1"),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     attempts = json.loads(out.stdout)
     assert attempts[-1][0] < attempts[-1][1] * 0.9, attempts
@@ -407,4 +471,5 @@ def test_gil_is_released_during_reads(tmp_path):
     t.join()
     during = [x for x in ticks if start <= x <= end]
     gaps = np.diff(during) if len(during) > 1 else np.array([end - start])
-    assert len(during) > 10 and gaps.max() < 0.05, (len(during), gaps.max())
+    assert len(during) > 10, len(during)
+    assert gaps.max() < 0.05, gaps.max()

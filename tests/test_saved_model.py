@@ -9,6 +9,7 @@ import shutil
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +21,13 @@ from tests.snappy_tables import footer_handles, masked_crc
 
 def saved_model_cli_show(directory) -> dict:
     """{tag-set: {signature: {"inputs": {k: (dtype, shape, name)}, "outputs": ..., "method": str}}}"""
-    out = subprocess.run(["saved_model_cli", "show", "--dir", str(directory), "--all"], capture_output=True,
-                         text=True, check=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).stdout
+    out = subprocess.run(
+        ["saved_model_cli", "show", "--dir", str(directory), "--all"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    ).stdout
     result, tags, sig, side, key = {}, None, None, None, None
     for line in out.splitlines():
         if m := re.match(r"MetaGraphDef with tag-set: '(.*)' contains", line):
@@ -85,8 +91,10 @@ def test_keras_export(tf, tmp_path):
         assert any(v.shape == tuple(variable.shape) and np.array_equal(v, variable.numpy()) for v in ours)
 
 
-def test_tf1_builder_two_metagraphs_and_asset(tf, tmp_path):
-    directory = tf_fixtures.tf1_builder(tf, tmp_path / "tf1")
+@pytest.mark.parametrize("as_text", [False, True], ids=["pb", "pbtxt"])
+def test_tf1_builder_two_metagraphs_and_asset(tf, tmp_path, as_text):
+    directory = tf_fixtures.tf1_builder(tf, tmp_path / "tf1", as_text=as_text)
+    assert (directory / "saved_model.pbtxt").is_file() == as_text
     cli = assert_matches_cli(tf, directory)
     assert set(cli) == {("serve",), ("train",)}
     serve = tfbundle.saved_model.open(directory, tag_set=["serve"])
@@ -104,7 +112,7 @@ def _digest(directory):
     h = hashlib.sha256()
     for root, _dirs, files in sorted(os.walk(directory)):
         for f in sorted(files):
-            h.update(f.encode() + open(os.path.join(root, f), "rb").read())
+            h.update(f.encode() + Path(os.path.join(root, f)).read_bytes())
     return h.hexdigest()
 
 
@@ -116,8 +124,9 @@ def test_update_variables_serves_new_weights(tf, saved_model, tmp_path):
     before_graph = model.variables._core.entry("_CHECKPOINTABLE_OBJECT_GRAPH")
     rng = np.random.default_rng(9)
     new_block = rng.normal(size=(4, 4)).astype(np.float32)
-    tfbundle.saved_model.update_variables(directory, {"blocks/0": new_block,
-                                                      "scale/.ATTRIBUTES/VARIABLE_VALUE": np.float32(-3.0)})
+    tfbundle.saved_model.update_variables(
+        directory, {"blocks/0": new_block, "scale/.ATTRIBUTES/VARIABLE_VALUE": np.float32(-3.0)}
+    )
     updated = tfbundle.saved_model.open(directory)
     # Untouched entries keep their bytes and positions exactly.
     for key, entry in before.items():
@@ -167,18 +176,22 @@ def test_inspection_does_not_need_the_variables(tf, saved_model, tmp_path, damag
         data = bytearray(index.read_bytes())
         _meta, (offset, size) = footer_handles(bytes(data))
         data[offset + size] = 7
-        data[offset + size + 1: offset + size + 5] = struct.pack("<I", masked_crc(bytes(data[offset: offset + size + 1])))
+        data[offset + size + 1 : offset + size + 5] = struct.pack(
+            "<I", masked_crc(bytes(data[offset : offset + size + 1]))
+        )
         index.write_bytes(bytes(data))
     model = tfbundle.saved_model.open(export)
     assert model.tags == [("serve",)]
     assert "serving_default" in model.signatures
     assert model.signatures["serving_default"].outputs["y"].shape == (-1, 4)
-    shown = subprocess.run([sys.executable, "-m", "tfbundle", "saved-model", "show", str(export), "--all"],
-                           capture_output=True, text=True)
-    assert shown.returncode == 0 and "serving_default" in shown.stdout, shown.stderr
+    shown = subprocess.run(
+        [sys.executable, "-m", "tfbundle", "saved-model", "show", str(export), "--all"], capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "serving_default" in shown.stdout
     if damage == "missing":
         assert model.variables is None
     else:
-        with pytest.raises(tfbundle.DataLossError, match="variables.index") as info:
-            model.variables
+        with pytest.raises(tfbundle.DataLossError, match=r"variables\.index") as info:
+            _ = model.variables
         assert damage != "bad_block_type" or "bad block type 7" in str(info.value)

@@ -17,8 +17,13 @@ def test_state_file_round_trips_with_tensorflow(tf, tmp_path):
     d.mkdir()
     for name in ("ckpt-1", "ckpt-2"):
         tfbundle.save({"x": np.ones(2)}, d / name)
-    tfbundle.update_checkpoint_state(d, str(d / "ckpt-2"), [str(d / "ckpt-1"), str(d / "ckpt-2")],
-                                     all_model_checkpoint_timestamps=[1.5, 2.5], last_preserved_timestamp=0.5)
+    tfbundle.update_checkpoint_state(
+        d,
+        str(d / "ckpt-2"),
+        [str(d / "ckpt-1"), str(d / "ckpt-2")],
+        all_model_checkpoint_timestamps=[1.5, 2.5],
+        last_preserved_timestamp=0.5,
+    )
     text = (d / "checkpoint").read_text()
     assert 'model_checkpoint_path: "ckpt-2"' in text  # relative, as TF2 writes
     theirs = tf.train.get_checkpoint_state(str(d))
@@ -93,8 +98,9 @@ def test_manager_adopts_tf1_saver_directory(tf, tf1_saver, tmp_path):
     d = tmp_path / "saver"
     shutil.copytree(tf1_saver, d)
     # Saver state files use absolute paths: rewrite them for the copied directory.
-    tf.compat.v1.train.update_checkpoint_state(str(d), str(d / "model.ckpt-3"),
-                                                [str(d / "model.ckpt-2"), str(d / "model.ckpt-3")])
+    tf.compat.v1.train.update_checkpoint_state(
+        str(d), str(d / "model.ckpt-3"), [str(d / "model.ckpt-2"), str(d / "model.ckpt-3")]
+    )
     mgr = tfbundle.CheckpointManager(d, max_to_keep=2, checkpoint_name="model.ckpt")
     assert mgr.save({"global_step": np.int64(4)}, checkpoint_number=4) == str(d / "model.ckpt-4")
     assert not os.path.exists(d / "model.ckpt-2.index")
@@ -127,14 +133,22 @@ def test_manager_order_of_operations(tmp_path, monkeypatch):
 
     def checking_delete(prefix):
         state = tfbundle.get_checkpoint_state(tmp_path)
-        seen.append((prefix, state.model_checkpoint_path, list(state.all_model_checkpoint_paths),
-                     os.path.exists(state.model_checkpoint_path + ".index")))
+        seen.append(
+            (
+                prefix,
+                state.model_checkpoint_path,
+                list(state.all_model_checkpoint_paths),
+                os.path.exists(state.model_checkpoint_path + ".index"),
+            )
+        )
         real_delete(prefix)
 
     monkeypatch.setattr(manager_module, "delete_checkpoint_files", checking_delete)
     mgr.save({"x": np.ones(1)})
     [(deleted, latest, listed, complete)] = seen
-    assert deleted.endswith("ckpt-1") and latest.endswith("ckpt-2") and complete
+    assert deleted.endswith("ckpt-1")
+    assert latest.endswith("ckpt-2")
+    assert complete
     assert deleted not in listed
 
 
@@ -143,10 +157,12 @@ def test_dead_writers_temporaries_are_cleaned_by_the_next_writer(tmp_path):
     import sys
 
     # A writer killed mid-save leaves temporaries named after its host and pid.
-    script = ("import os, numpy as np, tfbundle\n"
-              "w = tfbundle.Writer(os.path.join(os.sys.argv[1], 'ckpt-1'))\n"
-              "w.add('x', np.ones(10))\n"
-              "os._exit(0)\n")
+    script = (
+        "import os, numpy as np, tfbundle\n"
+        "w = tfbundle.Writer(os.path.join(os.sys.argv[1], 'ckpt-1'))\n"
+        "w.add('x', np.ones(10))\n"
+        "os._exit(0)\n"
+    )
     subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True)
     leftovers = [f for f in os.listdir(tmp_path) if ".tfbundle-tmp." in f]
     assert leftovers

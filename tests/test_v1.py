@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,8 +35,9 @@ def assert_tf_reader_parity(tf, path: str, reader: tfbundle.CheckpointReader) ->
     and every partitioned tensor; those are judged by restore above)."""
     theirs = tf.train.load_checkpoint(path)
     assert reader.get_variable_to_shape_map() == theirs.get_variable_to_shape_map()
-    assert {k: v.name for k, v in reader.get_variable_to_dtype_map().items()} == \
-        {k: v.name for k, v in theirs.get_variable_to_dtype_map().items()}
+    assert {k: v.name for k, v in reader.get_variable_to_dtype_map().items()} == {
+        k: v.name for k, v in theirs.get_variable_to_dtype_map().items()
+    }
     compared = 0
     for key in reader.keys():
         try:
@@ -55,11 +55,13 @@ def test_single_file_every_dtype_matches_tensorflow(tf, v1_single):
     path, values = v1_single
     assert not os.path.exists(path + ".index")
     with tfbundle.open(path) as ckpt:
-        assert ckpt.version == 1 and ckpt.num_shards == 1
+        assert ckpt.version == 1
+        assert ckpt.num_shards == 1
         assert_values_match(ckpt, values)
         for name in tf_fixtures.V1_DTYPES:
             assert ckpt.dtype(f"v/{name}").name == name
-        assert ckpt.get_tensor("global_step") == 1234 and type(ckpt.get_tensor("global_step")) is np.int64
+        assert ckpt.get_tensor("global_step") == 1234
+        assert type(ckpt.get_tensor("global_step")) is np.int64
         assert ckpt.get_tensor("vocab/name") == b"words"
         assert ckpt.get_tensor("empty").shape == (0, 3)
         assert_tf_reader_parity(tf, path, ckpt)
@@ -71,11 +73,13 @@ def test_sharded_checkpoint_by_pattern_directory_and_shard(tf, v1_sharded):
     pattern, values = v1_sharded
     directory = os.path.dirname(pattern)
     count = int(pattern[-5:])
-    assert count >= 2 and pattern.endswith(f"-?????-of-{count:05d}")
+    assert count >= 2
+    assert pattern.endswith(f"-?????-of-{count:05d}")
     assert tfbundle.latest_checkpoint(directory) == tf.train.latest_checkpoint(directory) == pattern
     for name in (pattern, directory, pattern.replace("?????", "00001"), pattern[: -len("-?????-of-00000")]):
         with tfbundle.open(name) as ckpt:
-            assert ckpt.version == 1 and ckpt.num_shards == count, name
+            assert ckpt.version == 1, name
+            assert ckpt.num_shards == count, name
             assert_values_match(ckpt, values)
     assert_tf_reader_parity(tf, pattern, tfbundle.open(pattern))
 
@@ -83,7 +87,8 @@ def test_sharded_checkpoint_by_pattern_directory_and_shard(tf, v1_sharded):
 def test_partitioned_variables_assemble_and_slice(v1_single):
     path, values = v1_single
     ckpt = tfbundle.open(path)
-    assert "emb" in ckpt and "emb/part_0" not in ckpt
+    assert "emb" in ckpt
+    assert "emb/part_0" not in ckpt
     assert len(ckpt.entry("emb")["slices"]) == 3
     assert_same_array(ckpt.get_slice("emb")[2:9:3, 1], values["emb"][2:9:3, 1])
     assert_same_array(ckpt.get_slice("cube")[1, 3:7], values["cube"][1, 3:7])
@@ -97,7 +102,8 @@ def test_tf_train_style_functions(tf, v1_single):
     path, values = v1_single
     assert tfbundle.list_variables(path) == [(k, list(v)) for k, v in tf.train.list_variables(path)]
     step = tfbundle.load_variable(path, "global_step")
-    assert type(step) is type(tf.train.load_variable(path, "global_step")) and step == 1234
+    assert type(step) is type(tf.train.load_variable(path, "global_step"))
+    assert step == 1234
     loaded = tfbundle.load(path)
     assert sorted(loaded) == sorted(values)
     assert all(isinstance(v, np.ndarray) for v in loaded.values())
@@ -138,8 +144,14 @@ def test_edit_of_a_v1_source_writes_v2(tf, v1_single, tmp_path):
     out = tmp_path / "edited"
     tfbundle.edit.transform(path, out, drop=["^v/"], rename=[("^emb$", "embedding")])
     reader = tf.train.load_checkpoint(str(out))
-    assert sorted(reader.get_variable_to_shape_map()) == ["cube", "embedding", "empty", "global_step", "scale",
-                                                          "vocab/name"]
+    assert sorted(reader.get_variable_to_shape_map()) == [
+        "cube",
+        "embedding",
+        "empty",
+        "global_step",
+        "scale",
+        "vocab/name",
+    ]
     assert_same_array(reader.get_tensor("embedding"), values["emb"])
 
 
@@ -150,9 +162,12 @@ def test_cli_reads_v1(v1_single, tmp_path):
         return subprocess.run([sys.executable, "-m", "tfbundle", *map(str, args)], capture_output=True, text=True)
 
     listing = run("ls", path)
-    assert listing.returncode == 0 and "v/complex128" in listing.stdout and "emb" in listing.stdout
+    assert listing.returncode == 0
+    assert "v/complex128" in listing.stdout
+    assert "emb" in listing.stdout
     shown = run("show", path, "global_step")
-    assert shown.returncode == 0 and "1234" in shown.stdout
+    assert shown.returncode == 0
+    assert "1234" in shown.stdout
     assert run("verify", path).returncode == 0
     copy = tmp_path / "copy.ckpt"
     shutil.copy(path, copy)
@@ -162,7 +177,8 @@ def test_cli_reads_v1(v1_single, tmp_path):
     assert_same_array(np.load(npz)["emb"], values["emb"])
     edited = tmp_path / "edited"
     assert run("edit", path, edited, "--keep", "^emb$").returncode == 0
-    assert tfbundle.open(edited).version == 2 and tfbundle.open(edited).keys() == ["emb"]
+    assert tfbundle.open(edited).version == 2
+    assert tfbundle.open(edited).keys() == ["emb"]
 
 
 def test_large_tensor(tf, tmp_path):
@@ -186,13 +202,18 @@ def test_missing_checkpoint_error_says_what_was_looked_for(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         tfbundle.open(tmp_path / "no_such")
     message = str(info.value)
-    for looked_for in ("no_such.index", "V1 checkpoint", "no_such-NNNNN-of-NNNNN", "'checkpoint' state file",
-                       "SavedModel"):
+    for looked_for in (
+        "no_such.index",
+        "V1 checkpoint",
+        "no_such-NNNNN-of-NNNNN",
+        "'checkpoint' state file",
+        "SavedModel",
+    ):
         assert looked_for in message, looked_for
     (tmp_path / "empty_dir").mkdir()
     with pytest.raises(FileNotFoundError, match="looked for a 'checkpoint' state file, a SavedModel"):
         tfbundle.open(tmp_path / "empty_dir")
-    with pytest.raises(FileNotFoundError, match="gone.index: no such file"):
+    with pytest.raises(FileNotFoundError, match=r"gone\.index: no such file"):
         tfbundle.open(str(tmp_path / "gone.data-00000-of-00001"))
 
 
@@ -209,4 +230,5 @@ def test_saved_model_with_v1_variables(tf, saved_model, v1_single, tmp_path):
         assert ckpt.version == 1
         assert_values_match(ckpt, values)
     model = tfbundle.saved_model.open(export)
-    assert "serving_default" in model.signatures and model.variables.version == 1
+    assert "serving_default" in model.signatures
+    assert model.variables.version == 1

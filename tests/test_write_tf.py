@@ -12,8 +12,9 @@ from tests.helpers import assert_same_array
 
 def example_tensors(tf):
     tensors = dict(tf_fixtures._dtype_examples(tf))
-    tensors["string/matrix"] = np.array([[b"", b"\x00\xff binary"], ["non-ASCII: \u00e9\u4e2d".encode(), b"x" * 300]],
-                                        dtype=object)
+    tensors["string/matrix"] = np.array(
+        [[b"", b"\x00\xff binary"], ["non-ASCII: \u00e9\u4e2d".encode(), b"x" * 300]], dtype=object
+    )
     tensors["string/scalar"] = "h\u00e9llo"
     tensors["string/empty"] = np.array([], dtype=object)
     tensors["scalar/float"] = np.float32(3.5)
@@ -31,8 +32,13 @@ def test_tensorflow_reads_every_dtype(tf, tmp_path, num_shards):
     prefix = str(tmp_path / "ckpt")
     tfbundle.save(tensors, prefix, num_shards=num_shards)
     with tfbundle.Writer(prefix + "q") as w:
-        for q, storage in (("qint8", np.int8), ("quint8", np.uint8), ("qint16", np.int16), ("quint16", np.uint16),
-                           ("qint32", np.int32)):
+        for q, storage in (
+            ("qint8", np.int8),
+            ("quint8", np.uint8),
+            ("qint16", np.int16),
+            ("quint16", np.uint16),
+            ("qint32", np.int32),
+        ):
             w.add(q, np.array([1, 2, 3], storage), dtype=q)
     reader = tf.train.load_checkpoint(prefix)
     dtypes = reader.get_variable_to_dtype_map()
@@ -70,9 +76,12 @@ def _same_tensors_both_ways(tf, tmp_path, tensors, specs=None):
     names = list(tensors)
     specs = specs or {}
     theirs = str(tmp_path / "tf")
-    tf.raw_ops.SaveV2(prefix=theirs, tensor_names=[specs.get(n, (n, ""))[0] for n in names],
-                      shape_and_slices=[specs.get(n, (n, ""))[1] for n in names],
-                      tensors=[tf.constant(tensors[n]) for n in names])
+    tf.raw_ops.SaveV2(
+        prefix=theirs,
+        tensor_names=[specs.get(n, (n, ""))[0] for n in names],
+        shape_and_slices=[specs.get(n, (n, ""))[1] for n in names],
+        tensors=[tf.constant(tensors[n]) for n in names],
+    )
     ours = str(tmp_path / "ours")
     with tfbundle.Writer(ours) as w:
         for n in names:
@@ -91,7 +100,7 @@ def _read(path):
 
 
 def test_index_and_data_are_byte_identical_to_savev2(tf, tmp_path):
-    tensors = {k: v for k, v in tf_fixtures._dtype_examples(tf).items()}
+    tensors = dict(tf_fixtures._dtype_examples(tf).items())
     tensors["s"] = np.array([b"a", b"", b"\xff" * 40], dtype=object)
     tensors["scalar"] = np.float32(2.5)
     tensors["empty"] = np.zeros((0, 4), np.float32)

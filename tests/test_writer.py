@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import ml_dtypes
 import numpy as np
@@ -37,7 +38,8 @@ def test_accepts_scalars_sequences_buffers_and_array_likes(tmp_path):
         w.add("bytes_scalar", b"\x00raw\x00")
         w.add("cast", [1.0, 2.0], dtype="bfloat16")
     ckpt = tfbundle.open(prefix)
-    assert ckpt.get_tensor("py_float") == 1.5 and ckpt.dtype("py_float") == "float64"
+    assert ckpt.get_tensor("py_float") == 1.5
+    assert ckpt.dtype("py_float") == "float64"
     assert ckpt.get_tensor("py_bool") == True  # noqa: E712
     assert ckpt.dtype("np_scalar") == "uint32"
     assert ckpt.get_tensor("list").tolist() == [[1, 2], [3, 4]]
@@ -54,8 +56,8 @@ def test_rejects_unsupported_input_naming_the_key(tmp_path):
             w.add("objs", np.array([object(), object()], dtype=object))
         with pytest.raises(TypeError, match="'res'"):
             w.add("res", np.zeros(2, np.float32), dtype="resource")
+        w.add("x", 1.0)
         with pytest.raises(ValueError, match="duplicate"):
-            w.add("x", 1.0)
             w.add("x", 2.0)
         with pytest.raises(ValueError, match="reserved"):
             w.add("", 1.0)
@@ -72,33 +74,36 @@ def test_arbitrary_byte_keys_sort_bytewise(tmp_path):
 
 
 def test_exception_inside_with_leaves_no_files(tmp_path):
-    with pytest.raises(RuntimeError):
+    def write_then_fail() -> None:
         with tfbundle.Writer(tmp_path / "ckpt", num_shards=2) as w:
             w.add("a", np.ones(1000))
             assert all(".tfbundle-tmp." in f for f in files_in(tmp_path))  # nothing final yet
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        write_then_fail()
     assert files_in(tmp_path) == []
 
 
 def test_failure_midway_keeps_existing_checkpoint(tmp_path):
     prefix = tmp_path / "ckpt"
     tfbundle.save({"a": np.arange(5.0)}, prefix)
-    before = {f: open(tmp_path / f, "rb").read() for f in files_in(tmp_path)}
+    before = {f: Path(tmp_path / f).read_bytes() for f in files_in(tmp_path)}
     with pytest.raises(TypeError):
         tfbundle.save({"a": np.zeros(5), "bad": [object()]}, prefix)
-    assert {f: open(tmp_path / f, "rb").read() for f in files_in(tmp_path)} == before
+    assert {f: Path(tmp_path / f).read_bytes() for f in files_in(tmp_path)} == before
     # Overlapping slices are caught at commit, which then removes everything.
+    w = tfbundle.Writer(prefix)
+    w.add_slice("e", (4,), "0,3", np.zeros(3))
+    w.add_slice("e", (4,), "2,2", np.zeros(2))
     with pytest.raises(ValueError, match="overlapping"):
-        with tfbundle.Writer(prefix) as w:
-            w.add_slice("e", (4,), "0,3", np.zeros(3))
-            w.add_slice("e", (4,), "2,2", np.zeros(2))
-    assert {f: open(tmp_path / f, "rb").read() for f in files_in(tmp_path)} == before
+        w.close()
+    assert {f: Path(tmp_path / f).read_bytes() for f in files_in(tmp_path)} == before
 
 
 def test_slices_must_cover_and_match(tmp_path):
-    with pytest.raises(ValueError, match="cover"):
-        with tfbundle.Writer(tmp_path / "a") as w:
-            w.add_slice("e", (4, 2), "0,3:-", np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="cover"), tfbundle.Writer(tmp_path / "a") as w:
+        w.add_slice("e", (4, 2), "0,3:-", np.zeros((3, 2)))
     with tfbundle.Writer(tmp_path / "b") as w:
         with pytest.raises(ValueError, match="shape"):
             w.add_slice("e", (4, 2), "0,3:-", np.zeros((2, 2)))
@@ -186,8 +191,9 @@ except OSError as e:
 def test_failed_concurrent_write_removes_every_file(tmp_path):
     """A write that fails while shards are written in parallel (here: a
     file-size limit, as a full disk would) raises OSError and leaves nothing."""
-    out = subprocess.run([sys.executable, "-c", _FSIZE_SCRIPT, str(tmp_path / "ckpt")], capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _FSIZE_SCRIPT, str(tmp_path / "ckpt")], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "OSError 27", out.stdout  # EFBIG
     assert files_in(tmp_path) == []
@@ -199,9 +205,8 @@ def test_threads_may_share_one_writer(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
     tensors = {f"t{i:03d}": np.full(50_000 + 97 * i, i, np.int32) for i in range(64)}
-    with tfbundle.Writer(tmp_path / "c", num_shards=3) as w:
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda item: w.add(*item), tensors.items()))
+    with tfbundle.Writer(tmp_path / "c", num_shards=3) as w, ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda item: w.add(*item), tensors.items()))
     with tfbundle.open(tmp_path / "c") as ckpt:
         ckpt.verify()
         for name, value in tensors.items():
@@ -213,8 +218,26 @@ def _bytes(path):
         return f.read()
 
 
-_DTYPES = ["float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "uint16",
-           "uint32", "uint64", "bool", "complex64", "complex128", "float8_e4m3fn", "int4", "string"]
+_DTYPES = [
+    "float16",
+    "float32",
+    "float64",
+    "bfloat16",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+    "complex64",
+    "complex128",
+    "float8_e4m3fn",
+    "int4",
+    "string",
+]
 
 
 @st.composite
@@ -231,8 +254,11 @@ def tensor_sets(draw):
             value[:] = items
             out[name] = value.reshape(shape)
         else:
-            raw = draw(st.binary(min_size=n * tfbundle.as_dtype(dtype).itemsize,
-                                 max_size=n * tfbundle.as_dtype(dtype).itemsize))
+            raw = draw(
+                st.binary(
+                    min_size=n * tfbundle.as_dtype(dtype).itemsize, max_size=n * tfbundle.as_dtype(dtype).itemsize
+                )
+            )
             np_dtype = tfbundle.as_dtype(dtype).numpy_dtype
             value = np.frombuffer(raw, dtype=np.uint8).copy()
             if dtype == "bool":
@@ -273,8 +299,9 @@ print(rss_mib() - baseline)
     env = dict(os.environ)
     if env.get("TFBUNDLE_SANITIZED"):  # ASan's quarantine deliberately holds freed memory
         env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=0"
-    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "big")], capture_output=True, text=True,
-                         check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "big")], capture_output=True, text=True, check=True, env=env
+    )
     growth_mib = float(out.stdout)
     assert growth_mib < 4 * 16, f"peak RSS grew by {growth_mib:.0f} MiB while writing 384 MiB"
     assert os.path.getsize(tmp_path / "big.data-00000-of-00001") == 24 * 16 * 2**20

@@ -59,10 +59,16 @@ def tf1_partitioned(tf, directory: Path) -> Path:
     directory.mkdir(parents=True)
     g = tf.Graph()
     with g.as_default():
-        v1.get_variable("emb", [10, 4], partitioner=v1.fixed_size_partitioner(3),
-                        initializer=v1.random_normal_initializer(seed=3))
-        v1.get_variable("cube", [2, 9, 3], dtype=tf.float64, partitioner=v1.fixed_size_partitioner(2, axis=1),
-                        initializer=v1.random_normal_initializer(seed=4, dtype=tf.float64))
+        v1.get_variable(
+            "emb", [10, 4], partitioner=v1.fixed_size_partitioner(3), initializer=v1.random_normal_initializer(seed=3)
+        )
+        v1.get_variable(
+            "cube",
+            [2, 9, 3],
+            dtype=tf.float64,
+            partitioner=v1.fixed_size_partitioner(2, axis=1),
+            initializer=v1.random_normal_initializer(seed=4, dtype=tf.float64),
+        )
         v1.get_variable("plain", [3], initializer=v1.ones_initializer())
         saver = v1.train.Saver()
         with v1.Session(graph=g) as sess:
@@ -103,8 +109,8 @@ def _dtype_examples(tf):
         "bfloat16": floats.astype(D.bfloat16.as_numpy_dtype),
         "int8": rng.integers(-128, 127, (5,)).astype(np.int8),
         "int16": rng.integers(-30000, 30000, (2, 3)).astype(np.int16),
-        "int32": rng.integers(-2**31, 2**31 - 1, (4,)).astype(np.int32),
-        "int64": rng.integers(-2**62, 2**62, (2, 2)).astype(np.int64),
+        "int32": rng.integers(-(2**31), 2**31 - 1, (4,)).astype(np.int32),
+        "int64": rng.integers(-(2**62), 2**62, (2, 2)).astype(np.int64),
         "uint8": rng.integers(0, 255, (7,)).astype(np.uint8),
         "uint16": rng.integers(0, 65535, (3,)).astype(np.uint16),
         "uint32": rng.integers(0, 2**32 - 1, (3,)).astype(np.uint32),
@@ -113,11 +119,21 @@ def _dtype_examples(tf):
         "complex64": (floats + 1j * floats[::-1]).astype(np.complex64),
         "complex128": floats + 2j * floats,
     }
-    for name in ("float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz",
-                 "float4_e2m1fn"):
+    for name in (
+        "float8_e5m2",
+        "float8_e4m3fn",
+        "float8_e4m3fnuz",
+        "float8_e4m3b11fnuz",
+        "float8_e5m2fnuz",
+        "float4_e2m1fn",
+    ):
         out[name] = np.array([0.5, 1.0, -1.0, 2.0, 0.0, -0.5]).astype(getattr(D, name).as_numpy_dtype)
-    for name, values in (("int4", [-8, -1, 0, 7]), ("uint4", [0, 1, 9, 15]), ("int2", [-2, -1, 0, 1]),
-                         ("uint2", [0, 1, 2, 3])):
+    for name, values in (
+        ("int4", [-8, -1, 0, 7]),
+        ("uint4", [0, 1, 9, 15]),
+        ("int2", [-2, -1, 0, 1]),
+        ("uint2", [0, 1, 2, 3]),
+    ):
         out[name] = np.array(values).astype(getattr(D, name).as_numpy_dtype)
     return out
 
@@ -132,8 +148,9 @@ def all_dtypes(tf, prefix: Path) -> Path:
     for q in ("qint8", "quint8", "qint16", "quint16", "qint32"):
         tensors[q] = tf.cast(tf.constant([1, 2, 3, 4]), getattr(D, q))
     tensors["string/scalar"] = tf.constant(b"hello")
-    tensors["string/matrix"] = tf.constant([[b"", b"\x00\xff binary"], ["non-ASCII: \u00e9\u4e2d\U0001F600".encode(),
-                                                                         b"x" * 300]])
+    tensors["string/matrix"] = tf.constant(
+        [[b"", b"\x00\xff binary"], ["non-ASCII: \u00e9\u4e2d\U0001f600".encode(), b"x" * 300]]
+    )
     tensors["string/empty"] = tf.constant([], dtype=tf.string)
     tensors["scalar/float"] = tf.constant(3.5)
     tensors["scalar/int64"] = tf.constant(42, dtype=tf.int64)
@@ -141,8 +158,9 @@ def all_dtypes(tf, prefix: Path) -> Path:
     tensors["empty/int32"] = tf.zeros([2, 0, 5], dtype=tf.int32)
     tensors["big"] = tf.constant(np.arange(300_000, dtype=np.float32).reshape(600, 500))
     names = list(tensors)
-    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names),
-                      tensors=[tensors[n] for n in names])
+    tf.raw_ops.SaveV2(
+        prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names), tensors=[tensors[n] for n in names]
+    )
     return prefix
 
 
@@ -177,9 +195,10 @@ def keras_export(tf, directory: Path) -> Path:
     return directory
 
 
-def tf1_builder(tf, directory: Path) -> Path:
+def tf1_builder(tf, directory: Path, as_text: bool = False) -> Path:
     """TF1 SavedModelBuilder: MetaGraphs tagged 'serve' and 'train' sharing
-    variables, with an asset file and signatures."""
+    variables, with an asset file and signatures; ``as_text`` writes
+    saved_model.pbtxt instead of saved_model.pb."""
     v1 = tf.compat.v1
     asset_source = directory.parent / "vocab.txt"
     asset_source.write_text("a\nb\nc\n")
@@ -196,17 +215,36 @@ def tf1_builder(tf, directory: Path) -> Path:
             sess.run(v1.global_variables_initializer())
             builder = v1.saved_model.Builder(str(directory))
             builder.add_meta_graph_and_variables(
-                sess, ["serve"], signature_def_map={"serving_default": sig},
-                assets_collection=v1.get_collection(v1.GraphKeys.ASSET_FILEPATHS))
+                sess,
+                ["serve"],
+                signature_def_map={"serving_default": sig},
+                assets_collection=v1.get_collection(v1.GraphKeys.ASSET_FILEPATHS),
+            )
             builder.add_meta_graph(["train"], signature_def_map={"train_sig": sig})
-            builder.save()
+            builder.save(as_text=as_text)
     return directory
 
 
 # Every dtype TensorFlow's V1 writer (TensorSliceWriter) can save; bfloat16,
 # uint32/64, qint16/quint16, float8 and int4 fail in TF 2.21's V1 SaveSlices.
-V1_DTYPES = ("float32", "float64", "int32", "int64", "int8", "int16", "uint8", "uint16", "bool", "complex64",
-             "complex128", "float16", "string", "qint8", "quint8", "qint32")
+V1_DTYPES = (
+    "float32",
+    "float64",
+    "int32",
+    "int64",
+    "int8",
+    "int16",
+    "uint8",
+    "uint16",
+    "bool",
+    "complex64",
+    "complex128",
+    "float16",
+    "string",
+    "qint8",
+    "quint8",
+    "qint32",
+)
 
 
 def _v1_graph(tf, zeros: bool, devices: int):
@@ -237,7 +275,11 @@ def _v1_graph(tf, zeros: bool, devices: int):
             init = tf.fill([2, 2], "")
         with tf.device(f"/cpu:{i % devices}"):
             out[f"v/{name}"] = v1.Variable(init if zeros else tf.constant(value, dtype=dtype), name=f"v/{name}")
-    scalars = {"vocab/name": (b"words", tf.string), "scale": (1.5, tf.float32), "empty": (np.zeros((0, 3), np.float32), tf.float32)}
+    scalars = {
+        "vocab/name": (b"words", tf.string),
+        "scale": (1.5, tf.float32),
+        "empty": (np.zeros((0, 3), np.float32), tf.float32),
+    }
     for name, (value, dtype) in scalars.items():
         init = tf.zeros_like(tf.constant(value, dtype)) if zeros else tf.constant(value, dtype)
         out[name] = v1.Variable(init, name=name)
@@ -246,8 +288,12 @@ def _v1_graph(tf, zeros: bool, devices: int):
     with tf.device(f"/cpu:{1 % devices}"):
         out["emb"] = v1.get_variable("emb", [10, 4], partitioner=v1.fixed_size_partitioner(3), initializer=seed_init)
     out["cube"] = v1.get_variable(
-        "cube", [2, 9, 3], dtype=tf.float64, partitioner=v1.fixed_size_partitioner(2, axis=1),
-        initializer=v1.zeros_initializer() if zeros else v1.random_normal_initializer(seed=4, dtype=tf.float64))
+        "cube",
+        [2, 9, 3],
+        dtype=tf.float64,
+        partitioner=v1.fixed_size_partitioner(2, axis=1),
+        initializer=v1.zeros_initializer() if zeros else v1.random_normal_initializer(seed=4, dtype=tf.float64),
+    )
     return out
 
 
@@ -278,9 +324,10 @@ def v1_restore(tf, path: str, devices: int = 1):
     with g.as_default():
         variables = _v1_graph(tf, zeros=True, devices=devices)
         saver = v1.train.Saver()
-        fetch = {name: (tf.concat(list(v), axis=1 if name == "cube" else 0)
-                        if name in ("emb", "cube") else v.value())
-                 for name, v in variables.items()}
+        fetch = {
+            name: (tf.concat(list(v), axis=1 if name == "cube" else 0) if name in ("emb", "cube") else v.value())
+            for name, v in variables.items()
+        }
         with v1.Session(graph=g, config=v1.ConfigProto(device_count={"CPU": devices})) as sess:
             sess.run(v1.global_variables_initializer())
             saver.restore(sess, path)
@@ -292,9 +339,15 @@ def signature_shapes_tf2(tf, directory: Path) -> Path:
     unknown-rank and 2-D inputs and outputs."""
 
     class Model(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([5], tf.float32), tf.TensorSpec([None], tf.int64),
-                                      tf.TensorSpec([], tf.string), tf.TensorSpec(None, tf.float32),
-                                      tf.TensorSpec([None, 3], tf.bfloat16)])
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([5], tf.float32),
+                tf.TensorSpec([None], tf.int64),
+                tf.TensorSpec([], tf.string),
+                tf.TensorSpec(None, tf.float32),
+                tf.TensorSpec([None, 3], tf.bfloat16),
+            ]
+        )
         def __call__(self, a, b, c, d, e):
             return {"a": a * 2.0, "b": b, "c": c, "d": d, "e": e}
 
@@ -308,9 +361,13 @@ def signature_shapes_tf1(tf, directory: Path) -> Path:
     v1 = tf.compat.v1
     g = tf.Graph()
     with g.as_default():
-        inputs = {"a": v1.placeholder(tf.float32, [5], name="a"), "b": v1.placeholder(tf.int64, [None], name="b"),
-                  "c": v1.placeholder(tf.string, [], name="c"), "d": v1.placeholder(tf.float32, None, name="d"),
-                  "e": v1.placeholder(tf.int32, [None, 3], name="e")}
+        inputs = {
+            "a": v1.placeholder(tf.float32, [5], name="a"),
+            "b": v1.placeholder(tf.int64, [None], name="b"),
+            "c": v1.placeholder(tf.string, [], name="c"),
+            "d": v1.placeholder(tf.float32, None, name="d"),
+            "e": v1.placeholder(tf.int32, [None, 3], name="e"),
+        }
         w = v1.get_variable("w", [5], initializer=v1.ones_initializer())
         outputs = {"y": tf.identity(inputs["a"] * w, name="y"), "n": tf.size(inputs["b"], name="n")}
         sig = v1.saved_model.signature_def_utils.predict_signature_def(inputs, outputs)

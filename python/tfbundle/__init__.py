@@ -8,9 +8,9 @@ Example:
 
 from . import convert, edit, graph, saved_model
 from .dtypes import DType, as_dtype
+from .errors import DataLossError, NotFoundError
 from .manager import CheckpointManager
 from .objects import object_paths
-from .errors import DataLossError, NotFoundError
 from .reader import CheckpointReader, TensorSlice, list_variables, load, load_checkpoint, load_variable, open
 from .state import get_checkpoint_state, latest_checkpoint, update_checkpoint_state
 from .writer import Writer, save
@@ -26,7 +26,10 @@ __all__ = [
     "TensorSlice",
     "Writer",
     "as_dtype",
+    "convert",
+    "edit",
     "get_checkpoint_state",
+    "graph",
     "latest_checkpoint",
     "list_variables",
     "load",
@@ -35,9 +38,6 @@ __all__ = [
     "object_paths",
     "open",
     "save",
-    "convert",
-    "edit",
-    "graph",
     "saved_model",
     "update_checkpoint_state",
 ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._lazy import numpy as np
 
 
-def c_contiguous(value) -> "np.ndarray":
+def c_contiguous(value: Any) -> np.ndarray:
     """``value`` as a C-contiguous array, copying only when needed. Unlike
     ``np.ascontiguousarray`` it keeps 0-d arrays 0-d.
 

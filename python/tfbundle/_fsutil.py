@@ -15,7 +15,7 @@ import re
 import shutil
 import socket
 import time
-from typing import List, Optional, Tuple
+from collections.abc import Callable
 
 # Ours: after the first marker, host (may hold dots), pid, random number, then
 # the end or the suffix of a file inside a temporary bundle (".index", ...).
@@ -27,7 +27,7 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-def _renameat2():
+def _renameat2() -> Callable[..., int] | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         fn = libc.renameat2
@@ -50,10 +50,14 @@ def replace_directory(new: str, target: str) -> None:
         >>> replace_directory("model/variables.tmp1", "model/variables")  # doctest: +SKIP
     """
     exchange = _renameat2()
-    if exchange is not None and os.path.isdir(target):
-        if exchange(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE) == 0:
-            shutil.rmtree(new)  # now holds the old contents
-            return
+    exchanged = (
+        exchange is not None
+        and os.path.isdir(target)
+        and exchange(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE) == 0
+    )
+    if exchanged:
+        shutil.rmtree(new)  # now holds the old contents
+        return
     aside = target + ".old"
     if os.path.isdir(target):
         os.rename(target, aside)
@@ -72,7 +76,7 @@ def temp_name(final_path: str) -> str:
     return f"{final_path}.tfbundle-tmp.{socket.gethostname()}.{os.getpid()}.{random.getrandbits(48)}"
 
 
-def temporary_owner(path: str) -> Optional[Tuple[str, int]]:
+def temporary_owner(path: str) -> tuple[str, int] | None:
     """(host, pid) of one of our temporary files; None for anything else."""
     m = _OUR_TEMP.search(os.path.basename(path))  # search: the first marker wins
     return (m.group("host"), int(m.group("pid"))) if m else None
@@ -83,7 +87,7 @@ def is_foreign_temporary(path: str) -> bool:
     return bool(_FOREIGN_TEMP.search(os.path.basename(path)))
 
 
-def remove_stale_temporaries(directory: str, foreign_older_than: float = 24 * 3600.0) -> List[str]:
+def remove_stale_temporaries(directory: str, foreign_older_than: float = 24 * 3600.0) -> list[str]:
     """Deletes temporary files that interrupted writers left in ``directory``.
 
     tfbundle's own temporaries (``*.tfbundle-tmp.<host>.<pid>.<n>``) go as soon

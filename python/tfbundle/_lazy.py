@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import types
+from typing import TYPE_CHECKING, Any
 
 
 class LazyModule(types.ModuleType):
@@ -25,7 +26,7 @@ class LazyModule(types.ModuleType):
         super().__init__(name)
         self._real: types.ModuleType | None = None
 
-    def __getattr__(self, attr: str):
+    def __getattr__(self, attr: str) -> Any:
         if self._real is None:
             self._real = importlib.import_module(self.__name__)
         value = getattr(self._real, attr)
@@ -33,5 +34,9 @@ class LazyModule(types.ModuleType):
         return value
 
 
-numpy = LazyModule("numpy")
-ml_dtypes = LazyModule("ml_dtypes")
+if TYPE_CHECKING:  # type checkers see the real modules
+    import ml_dtypes
+    import numpy
+else:
+    numpy = LazyModule("numpy")
+    ml_dtypes = LazyModule("ml_dtypes")

@@ -15,14 +15,14 @@ import shutil
 import statistics
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable
 
 from ._lazy import numpy as np
 
-Contenders = Dict[str, Callable[[], Any]]
+Contenders = dict[str, Callable[[], Any]]
 
 
-def interleaved_medians(contenders: Contenders, repeats: int = 5, warmup: int = 1) -> Dict[str, float]:
+def interleaved_medians(contenders: Contenders, repeats: int = 5, warmup: int = 1) -> dict[str, float]:
     """Median seconds of each contender, run in turn; a contender that
     returns a float reports its own time (work it must exclude, such as
     removing what it wrote, stays outside).
@@ -34,7 +34,7 @@ def interleaved_medians(contenders: Contenders, repeats: int = 5, warmup: int = 
     for fn in contenders.values():
         for _ in range(warmup):
             fn()
-    times: Dict[str, List[float]] = {name: [] for name in contenders}
+    times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, fn in contenders.items():
             start = time.perf_counter()
@@ -49,7 +49,7 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def read_contenders(prefix: str, safetensors_path: Optional[str] = None) -> Contenders:
+def read_contenders(prefix: str, safetensors_path: str | None = None) -> Contenders:
     """Reading every tensor of the V2 checkpoint at ``prefix`` into new
     arrays: tfbundle's verified ``get_tensor`` loop and ``load``, TF's
     ``load_checkpoint`` + ``get_tensor`` and ``RestoreV2``, and safetensors'
@@ -64,7 +64,7 @@ def read_contenders(prefix: str, safetensors_path: Optional[str] = None) -> Cont
         keys = reader.keys()
         enums = [reader.dtype(k).enum for k in keys]
 
-    def get_tensor_loop():
+    def get_tensor_loop() -> list[Any]:
         with CheckpointReader(prefix) as c:
             return [c.get_tensor(k) for k in keys]
 
@@ -72,13 +72,14 @@ def read_contenders(prefix: str, safetensors_path: Optional[str] = None) -> Cont
     if _installed("tensorflow"):
         import tensorflow as tf
 
-        def tf_get_tensor():
+        def tf_get_tensor() -> list[Any]:
             r = tf.train.load_checkpoint(prefix)
             return [r.get_tensor(k) for k in keys]
 
-        def tf_restore_v2():
-            return tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=keys, shape_and_slices=[""] * len(keys),
-                                        dtypes=enums)
+        def tf_restore_v2() -> Any:
+            return tf.raw_ops.RestoreV2(
+                prefix=prefix, tensor_names=keys, shape_and_slices=[""] * len(keys), dtypes=enums
+            )
 
         contenders["TF get_tensor"] = tf_get_tensor
         contenders["TF RestoreV2"] = tf_restore_v2
@@ -89,7 +90,7 @@ def read_contenders(prefix: str, safetensors_path: Optional[str] = None) -> Cont
     return contenders
 
 
-def write_contenders(tensors: Dict[str, Any], directory: str) -> Contenders:
+def write_contenders(tensors: dict[str, Any], directory: str) -> Contenders:
     """Saving ``tensors`` (numeric arrays) to a new name in ``directory`` each
     time: ``tfbundle.save``, TF's ``SaveV2``, safetensors' ``save_file`` and a
     plain ``write()`` of the same bytes. Each reports its own time; the
@@ -102,7 +103,7 @@ def write_contenders(tensors: Dict[str, Any], directory: str) -> Contenders:
 
     runs = [0]
 
-    def timed(write: Callable[[str], None]) -> Callable[[], float]:
+    def timed(write: Callable[[str], object]) -> Callable[[], float]:
         def run() -> float:
             runs[0] += 1
             target = os.path.join(directory, f"run{runs[0]}")
@@ -112,12 +113,13 @@ def write_contenders(tensors: Dict[str, Any], directory: str) -> Contenders:
             elapsed = time.perf_counter() - start
             shutil.rmtree(target)
             return elapsed
+
         return run
 
     def plain_write(path: str) -> None:
         with open(path, "wb") as f:
             for value in tensors.values():
-                f.write(memoryview(np.ascontiguousarray(value)).cast("B"))
+                f.write(np.ascontiguousarray(value).data.cast("B"))
 
     contenders: Contenders = {"tfbundle save": timed(lambda p: save(tensors, p))}
     if _installed("tensorflow"):
@@ -125,8 +127,11 @@ def write_contenders(tensors: Dict[str, Any], directory: str) -> Contenders:
 
         names = list(tensors)
         constants = [tf.constant(tensors[n]) for n in names]
-        contenders["TF SaveV2"] = timed(lambda p: tf.raw_ops.SaveV2(
-            prefix=p, tensor_names=names, shape_and_slices=[""] * len(names), tensors=constants))
+        contenders["TF SaveV2"] = timed(
+            lambda p: tf.raw_ops.SaveV2(
+                prefix=p, tensor_names=names, shape_and_slices=[""] * len(names), tensors=constants
+            )
+        )
     if _installed("safetensors"):
         from safetensors.numpy import save_file
 
@@ -135,7 +140,7 @@ def write_contenders(tensors: Dict[str, Any], directory: str) -> Contenders:
     return contenders
 
 
-def run(path: str, *, write: bool = False, repeat: int = 5) -> Dict[str, Any]:
+def run(path: str, *, write: bool = False, repeat: int = 5) -> dict[str, Any]:
     """Benchmarks reading (and with ``write``, saving) the checkpoint ``path``.
     Returns ``{"bytes": n, "tensors": k, "read": {name: s}, "write": {...}}``.
 
@@ -161,8 +166,11 @@ def run(path: str, *, write: bool = False, repeat: int = 5) -> Dict[str, Any]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # strings cannot go there; they are left out
                 convert(prefix, st_path)
-        result: Dict[str, Any] = {"bytes": nbytes, "tensors": len(tensors),
-                                  "read": interleaved_medians(read_contenders(prefix, st_path), repeat)}
+        result: dict[str, Any] = {
+            "bytes": nbytes,
+            "tensors": len(tensors),
+            "read": interleaved_medians(read_contenders(prefix, st_path), repeat),
+        }
         if write:
             numeric = {k: v for k, v in tensors.items() if v.dtype != object}
             writes = os.path.join(scratch, "writes")
@@ -171,4 +179,4 @@ def run(path: str, *, write: bool = False, repeat: int = 5) -> Dict[str, Any]:
     return result
 
 
-__all__ = ["run", "interleaved_medians", "read_contenders", "write_contenders"]
+__all__ = ["interleaved_medians", "read_contenders", "run", "write_contenders"]

@@ -12,16 +12,21 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable
+
+from .dtypes import DType
+
 
 def _dtype_name(enum: int) -> str:
     from .dtypes import from_enum
 
     return from_enum(enum).name
 
+
 @contextmanager
-def _progress(total_hint: str) -> Iterator[Optional[Callable[[int, int], None]]]:
+def _progress(total_hint: str) -> Iterator[Callable[[int, int], None] | None]:
     """A (done, total) callback drawing a tqdm bar on a terminal, else None."""
     if not sys.stderr.isatty():
         yield None
@@ -46,15 +51,18 @@ def _progress(total_hint: str) -> Iterator[Optional[Callable[[int, int], None]]]
         if bar is not None:
             bar.close()
 
+
 # -- listing ------------------------------------------------------------------
 
-def _rows_for(path: str) -> Tuple[str, List[Dict[str, Any]]]:
+
+def _rows_for(path: str) -> tuple[str, list[dict[str, Any]]]:
     """(kind, rows) for anything `ls` accepts."""
     from . import convert, saved_model
     from .reader import CheckpointReader
 
-    if os.path.isdir(path) and (os.path.isfile(os.path.join(path, "saved_model.pb"))
-                                or os.path.isfile(os.path.join(path, "saved_model.pbtxt"))):
+    if os.path.isdir(path) and (
+        os.path.isfile(os.path.join(path, "saved_model.pb")) or os.path.isfile(os.path.join(path, "saved_model.pbtxt"))
+    ):
         prefix = saved_model.variables_prefix(path)
         return "saved_model", _checkpoint_rows(CheckpointReader(prefix))
     fmt = convert.detect_format(path)
@@ -68,13 +76,21 @@ def _rows_for(path: str) -> Tuple[str, List[Dict[str, Any]]]:
             count = 1
             for d in shape:
                 count *= d
-            rows.append({"name": name, "dtype": dtype.name, "shape": list(shape),
-                         "bytes": count * dtype.itemsize, "shard": None})
+            rows.append(
+                {
+                    "name": name,
+                    "dtype": dtype.name,
+                    "shape": list(shape),
+                    "bytes": count * dtype.itemsize,
+                    "shard": None,
+                }
+            )
         source.close()
         return fmt, rows
     return "checkpoint", _checkpoint_rows(CheckpointReader(path))
 
-def _meta_rows(path: str) -> List[Dict[str, Any]]:
+
+def _meta_rows(path: str) -> list[dict[str, Any]]:
     """The variables a .meta graph declares (its weights live in the checkpoint)."""
     from .graph import open_meta
 
@@ -83,13 +99,19 @@ def _meta_rows(path: str) -> List[Dict[str, Any]]:
         count = 1
         for d in var.shape or ():
             count *= d
-        rows.append({"name": var.name, "dtype": var.dtype.name if var.dtype else "?",
-                     "shape": list(var.shape) if var.shape is not None else None,
-                     "bytes": count * (var.dtype.itemsize if var.dtype else 0), "shard": var.op})
+        rows.append(
+            {
+                "name": var.name,
+                "dtype": var.dtype.name if var.dtype else "?",
+                "shape": list(var.shape) if var.shape is not None else None,
+                "bytes": count * (var.dtype.itemsize if var.dtype else 0),
+                "shard": var.op,
+            }
+        )
     return rows
 
 
-def _checkpoint_rows(reader) -> List[Dict[str, Any]]:
+def _checkpoint_rows(reader: Any) -> list[dict[str, Any]]:
     rows = []
     with reader:
         for name in reader.keys():
@@ -99,16 +121,25 @@ def _checkpoint_rows(reader) -> List[Dict[str, Any]]:
                 shard = "sliced"
             else:
                 size, shard = entry["size"], entry["shard_id"]
-            rows.append({"name": name, "dtype": _dtype_name(entry["dtype"]), "shape": list(entry["shape"]),
-                         "bytes": size, "shard": shard})
+            rows.append(
+                {
+                    "name": name,
+                    "dtype": _dtype_name(entry["dtype"]),
+                    "shape": list(entry["shape"]),
+                    "bytes": size,
+                    "shard": shard,
+                }
+            )
     return rows
 
-def _human(n: int) -> str:
+
+def _human(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)
+
 
 def cmd_ls(args: argparse.Namespace) -> int:
     import re
@@ -126,20 +157,22 @@ def cmd_ls(args: argparse.Namespace) -> int:
     print(f"{'name':{width}s}  {'dtype':12s} {'shape':20s} {'bytes':>12s}  shard")
     for r in rows:
         shard = "" if r["shard"] is None else str(r["shard"])
-        print(f"{r['name']:{width}s}  {r['dtype']:12s} {str(r['shape']):20s} {r['bytes']:12d}  {shard}")
+        print(f"{r['name']:{width}s}  {r['dtype']:12s} {r['shape']!s:20s} {r['bytes']:12d}  {shard}")
     print(f"{len(rows)} tensors, {total} bytes ({_human(total)}) [{kind}]")
     return 0
 
+
 # -- show, verify, diff -----------------------------------------------------------
 
-def parse_index(text: str):
+
+def parse_index(text: str) -> tuple[Any, ...]:
     """Parses "0:3,:,5" into a numpy index (comma between dimensions).
 
     Example:
         >>> parse_index("0:3,:,5")
         (slice(0, 3, None), slice(None, None, None), 5)
     """
-    parts = []
+    parts: list[Any] = []
     for piece in text.split(","):
         piece = piece.strip()
         if piece == "...":
@@ -151,13 +184,15 @@ def parse_index(text: str):
             parts.append(int(piece))
     return tuple(parts)
 
-def _open_any(path: str):
+
+def _open_any(path: str) -> Any:
     from . import convert
 
     fmt = convert.detect_format(path)
     if path.lower().endswith(".meta"):
         fmt = "graph"
     return convert.open_source(path, fmt)
+
 
 def cmd_show(args: argparse.Namespace) -> int:
     import numpy as np
@@ -173,12 +208,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             if args.slice:
                 value = value[parse_index(args.slice)]
         print(f"{args.name}: {source.dtype(args.name).name}{list(source.shape(args.name))}")
-        options = {"threshold": sys.maxsize} if args.full else {}
-        with np.printoptions(**options):
+        with np.printoptions(threshold=sys.maxsize if args.full else np.get_printoptions()["threshold"]):
             print(value)
     finally:
         source.close()
     return 0
+
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .reader import CheckpointReader
@@ -194,7 +229,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"OK: {count} tensors, every checksum matches ({reader.prefix})")
     return 0
 
-def _compare(a, b, name: str, rtol: float, atol: float) -> Dict[str, Any]:
+
+def _compare(a: Any, b: Any, name: str, rtol: float, atol: float) -> dict[str, Any]:
     import numpy as np
 
     from .reader import as_array
@@ -212,12 +248,18 @@ def _compare(a, b, name: str, rtol: float, atol: float) -> Dict[str, Any]:
     close = bool(np.allclose(xf, yf, rtol=rtol, atol=atol, equal_nan=True))
     return {"name": name, "equal": close, "max_abs": max_abs, "max_rel": max_rel}
 
+
 def cmd_diff(args: argparse.Namespace) -> int:
     a, b = _open_any(args.a), _open_any(args.b)
     try:
         keys_a, keys_b = set(a.keys()), set(b.keys())
-        report: Dict[str, Any] = {"only_in_a": sorted(keys_a - keys_b), "only_in_b": sorted(keys_b - keys_a),
-                                  "changed_dtype_or_shape": [], "different_values": [], "equal": 0}
+        report: dict[str, Any] = {
+            "only_in_a": sorted(keys_a - keys_b),
+            "only_in_b": sorted(keys_b - keys_a),
+            "changed_dtype_or_shape": [],
+            "different_values": [],
+            "equal": 0,
+        }
         for name in sorted(keys_a & keys_b):
             da, db = a.dtype(name).name, b.dtype(name).name
             sa, sb = list(a.shape(name)), list(b.shape(name))
@@ -232,8 +274,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     finally:
         a.close()
         b.close()
-    same = not (report["only_in_a"] or report["only_in_b"] or report["changed_dtype_or_shape"]
-                or report["different_values"])
+    same = not (
+        report["only_in_a"] or report["only_in_b"] or report["changed_dtype_or_shape"] or report["different_values"]
+    )
     if args.json:
         json.dump(report, sys.stdout, indent=1)
         print()
@@ -249,12 +292,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 print(f"! {item['name']}: values differ")
             else:
                 print(f"! {item['name']}: max abs diff {item['max_abs']:.6g}, max rel diff {item['max_rel']:.6g}")
-        print(f"{report['equal']} equal, {len(report['different_values'])} different, "
-              f"{len(report['changed_dtype_or_shape'])} changed, {len(report['only_in_a'])} removed, "
-              f"{len(report['only_in_b'])} added")
+        print(
+            f"{report['equal']} equal, {len(report['different_values'])} different, "
+            f"{len(report['changed_dtype_or_shape'])} changed, {len(report['only_in_a'])} removed, "
+            f"{len(report['only_in_b'])} added"
+        )
     return 0 if same else 1
 
+
 # -- convert and edit ---------------------------------------------------------------
+
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from .convert import convert
@@ -264,11 +311,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
     print(out)
     return 0
 
-def _pair(text: str, sep: str, what: str) -> Tuple[str, str]:
+
+def _pair(text: str, sep: str, what: str) -> tuple[str, str]:
     if sep not in text:
         raise ValueError(f"{what} needs the form A{sep}B, got {text!r}")
     left, right = text.split(sep, 1)
     return left, right
+
 
 def cmd_edit(args: argparse.Namespace) -> int:
     from .edit import transform
@@ -279,40 +328,57 @@ def cmd_edit(args: argparse.Namespace) -> int:
     rename = [_pair(r, "=", "--rename") for r in args.rename]
     cast = dict(_pair(c, ":", "--cast") for c in args.cast)
     with _progress("edit") as progress:
-        out = transform(args.src, dst, drop=args.drop, keep=args.keep, rename=rename, cast=cast or None,
-                        drop_optimizer=args.drop_optimizer, num_shards=args.num_shards, in_place=args.in_place,
-                        progress=progress)
+        out = transform(
+            args.src,
+            dst,
+            drop=args.drop,
+            keep=args.keep,
+            rename=rename,
+            cast=cast or None,
+            drop_optimizer=args.drop_optimizer,
+            num_shards=args.num_shards,
+            in_place=args.in_place,
+            progress=progress,
+        )
     print(out)
     return 0
 
+
 # -- saved-model show -----------------------------------------------------------------
 
-def _tensor_info_lines(side: str, infos: Dict[str, Any]) -> List[str]:
+
+def _tensor_info_lines(side: str, infos: dict[str, Any]) -> list[str]:
 
     lines = []
     for key, info in infos.items():
         dtype = "DT_INVALID" if info.dtype is None else "DT_" + _tf_enum_name(info.dtype)
-        if info.shape is None:
-            shape = "unknown_rank"
-        else:
-            shape = "(" + ", ".join(str(d) for d in info.shape) + ")"  # saved_model_cli's (5), not Python's (5,)
-        lines += [f"  {side}['{key}'] tensor_info:", f"      dtype: {dtype}", f"      shape: {shape}",
-                  f"      name: {info.name}"]
+        # saved_model_cli's (5), not Python's (5,)
+        shape = "unknown_rank" if info.shape is None else "(" + ", ".join(str(d) for d in info.shape) + ")"
+        lines += [
+            f"  {side}['{key}'] tensor_info:",
+            f"      dtype: {dtype}",
+            f"      shape: {shape}",
+            f"      name: {info.name}",
+        ]
     return lines
+
 
 # TensorFlow's DT_ enum names differ from tf.DType names for these.
 _TF_ENUM_NAMES = {"float32": "FLOAT", "float64": "DOUBLE", "float16": "HALF"}
 
-def _tf_enum_name(dtype) -> str:
+
+def _tf_enum_name(dtype: DType) -> str:
     return _TF_ENUM_NAMES.get(dtype.name, dtype.name.upper())
 
-def _signature_lines(sig) -> List[str]:
+
+def _signature_lines(sig: Any) -> list[str]:
     lines = ["The given SavedModel SignatureDef contains the following input(s):"]
     lines += _tensor_info_lines("inputs", sig.inputs)
     lines.append("The given SavedModel SignatureDef contains the following output(s):")
     lines += _tensor_info_lines("outputs", sig.outputs)
     lines.append(f"Method name is: {sig.method_name}")
     return lines
+
 
 def cmd_saved_model_show(args: argparse.Namespace) -> int:
     from . import saved_model
@@ -344,7 +410,9 @@ def cmd_saved_model_show(args: argparse.Namespace) -> int:
     print("\n".join(_signature_lines(model.signatures[args.signature_def])))
     return 0
 
+
 # -- bench ------------------------------------------------------------------------------
+
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run
@@ -367,7 +435,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(line)
     return 0
 
+
 # -- entry point -------------------------------------------------------------------------
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tfbundle", description="TensorFlow checkpoints without TensorFlow.")
@@ -375,8 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ls", help="list tensors: name, dtype, shape, bytes, shard")
-    p.add_argument("path", help="checkpoint (prefix, .index, .data-*, directory), SavedModel, .pb, .meta, "
-                                ".safetensors, .npz or .h5")
+    p.add_argument(
+        "path",
+        help="checkpoint (prefix, .index, .data-*, directory), SavedModel, .pb, .meta, .safetensors, .npz or .h5",
+    )
     p.add_argument("--filter", help="only names matching this regex")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_ls)
@@ -435,7 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(run=cmd_saved_model_show)
     return parser
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+
+def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status.
 
     Example:
@@ -457,6 +530,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"tfbundle: error: {message}", file=sys.stderr)
         return 1
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 import zipfile
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable
 
 from . import paths, safetensors_io
 from ._fsutil import temp_name
@@ -23,7 +23,7 @@ from .writer import Writer
 FORMATS = ("checkpoint", "safetensors", "npz", "h5", "graph")
 
 
-def detect_format(path: "paths.PathLike", *, for_output: bool = False) -> str:
+def detect_format(path: paths.PathLike, *, for_output: bool = False) -> str:
     """Guesses a file's format from its name: ``.safetensors``, ``.npz``,
     ``.h5``/``.hdf5``, ``.pb``/``.pbtxt`` (frozen graph); else a checkpoint.
 
@@ -47,16 +47,16 @@ class _NpzSource:
     def __init__(self, path: str) -> None:
         self._npz = np.load(path, allow_pickle=False)
 
-    def keys(self) -> List[str]:
+    def keys(self) -> list[str]:
         return sorted(self._npz.files)
 
-    def get_tensor(self, name: str):
+    def get_tensor(self, name: str) -> np.ndarray:
         return self._npz[name]
 
     def dtype(self, name: str) -> DType:
         return as_dtype(self.get_tensor(name).dtype)
 
-    def shape(self, name: str) -> Tuple[int, ...]:
+    def shape(self, name: str) -> tuple[int, ...]:
         return self.get_tensor(name).shape
 
     def close(self) -> None:
@@ -74,7 +74,7 @@ class _H5Source:
         except ImportError:
             raise ImportError("reading .h5 files needs h5py: pip install h5py") from None
         self._file = h5py.File(path, "r")
-        root = self._file["model_weights"] if "model_weights" in self._file else self._file
+        root = self._file.get("model_weights", self._file)
         self._datasets = {}
         layer_names = root.attrs.get("layer_names")
         groups = [root[_text(n)] for n in layer_names] if layer_names is not None else [root]
@@ -87,23 +87,23 @@ class _H5Source:
                 weight = _text(weight)
                 self._datasets[weight[:-2] if weight.endswith(":0") else weight] = group[weight]
 
-    def _add_plain(self, group_name: str, name: str, obj) -> None:
+    def _add_plain(self, group_name: str, name: str, obj: Any) -> None:
         import h5py
 
         if isinstance(obj, h5py.Dataset):
             full = f"{group_name.strip('/')}/{name}".strip("/")
             self._datasets[full[:-2] if full.endswith(":0") else full] = obj
 
-    def keys(self) -> List[str]:
+    def keys(self) -> list[str]:
         return sorted(self._datasets)
 
-    def get_tensor(self, name: str):
+    def get_tensor(self, name: str) -> Any:
         return self._datasets[name][()]
 
     def dtype(self, name: str) -> DType:
         return as_dtype(self._datasets[name].dtype)
 
-    def shape(self, name: str) -> Tuple[int, ...]:
+    def shape(self, name: str) -> tuple[int, ...]:
         return tuple(self._datasets[name].shape)
 
     def close(self) -> None:
@@ -114,7 +114,7 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def open_source(path: "paths.PathLike", fmt: Optional[str] = None):
+def open_source(path: paths.PathLike, fmt: str | None = None) -> Any:
     """Opens anything :func:`convert` reads, as a tensor source.
 
     Example:
@@ -135,8 +135,15 @@ def open_source(path: "paths.PathLike", fmt: Optional[str] = None):
     return CheckpointReader(p)
 
 
-def convert(src: "paths.PathLike", dst: "paths.PathLike", *, dtype: Any = None, src_format: Optional[str] = None,
-            dst_format: Optional[str] = None, progress: Optional[Callable[[int, int], None]] = None) -> str:
+def convert(
+    src: paths.PathLike,
+    dst: paths.PathLike,
+    *,
+    dtype: Any = None,
+    src_format: str | None = None,
+    dst_format: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> str:
     """Converts ``src`` to ``dst``; formats come from the file names unless
     given (``checkpoint``, ``safetensors``, ``npz``; sources also ``h5`` and
     ``graph``; V1 and V2 checkpoints, Snappy tables included, become V2).
@@ -156,13 +163,13 @@ def convert(src: "paths.PathLike", dst: "paths.PathLike", *, dtype: Any = None, 
     source = open_source(src, src_format)
     try:
         names = source.keys()
-        plan = []
+        plan: list[tuple[str, DType, tuple[int, ...], bool]] = []
         for name in names:
             d = source.dtype(name)
             cast = target is not None and _is_float(d) and d != target
-            plan.append((name, target if cast else d, tuple(source.shape(name)), cast))
+            plan.append((name, target if cast and target is not None else d, tuple(source.shape(name)), cast))
 
-        def fetch(name: str, dt: DType, cast: bool):
+        def fetch(name: str, dt: DType, cast: bool) -> np.ndarray:
             value = as_array(source.get_tensor(name))
             return value.astype(dt.numpy_dtype) if cast else value
 
@@ -184,13 +191,15 @@ def convert(src: "paths.PathLike", dst: "paths.PathLike", *, dtype: Any = None, 
         skipped = [p[0] for p in plan if not _storable(out_format, p[1])]
         if skipped:
             kinds = sorted({dt.name for name, dt, _s, _c in plan if name in skipped})
-            warnings.warn(f"{out_format} cannot store {len(skipped)} tensor(s) of type {', '.join(kinds)}, "
-                          f"skipped: {skipped}", stacklevel=2)
+            warnings.warn(
+                f"{out_format} cannot store {len(skipped)} tensor(s) of type {', '.join(kinds)}, skipped: {skipped}",
+                stacklevel=2,
+            )
         if out_format == "safetensors":
             lookup = {name: (dt, cast) for name, dt, _s, cast in storable}
             counter = [0]
 
-            def fetch_counted(name):
+            def fetch_counted(name: str) -> np.ndarray:
                 counter[0] += 1
                 tick(counter[0])
                 return fetch(name, *lookup[name])
@@ -227,7 +236,7 @@ def _npy_round_trips(numpy_dtype: Any) -> bool:
         return False
 
 
-def _write_npz(path: str, plan, fetch, tick) -> None:
+def _write_npz(path: str, plan: list[Any], fetch: Callable[..., np.ndarray], tick: Callable[[int], None]) -> None:
     temp = temp_name(path)
     try:
         with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -242,4 +251,4 @@ def _write_npz(path: str, plan, fetch, tick) -> None:
         raise
 
 
-__all__ = ["convert", "detect_format", "open_source", "FORMATS"]
+__all__ = ["FORMATS", "convert", "detect_format", "open_source"]

@@ -8,9 +8,10 @@ and float4 use ``ml_dtypes``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
-from ._lazy import ml_dtypes, numpy as np
+from ._lazy import ml_dtypes
+from ._lazy import numpy as np
 
 # enum: (TensorFlow name, numpy type name, where to find it, element bytes;
 #        0 = variable length)
@@ -67,17 +68,17 @@ class DType:
         (14, 'bfloat16', 2, True)
     """
 
-    __slots__ = ("enum", "name", "itemsize", "_numpy_name", "_module", "_np")
+    __slots__ = ("_module", "_np", "_numpy_name", "enum", "itemsize", "name")
 
     def __init__(self, enum: int) -> None:
         if enum not in _TABLE:
             raise ValueError(f"unknown TensorFlow DataType {enum}")
         self.enum = enum
         self.name, self._numpy_name, self._module, self.itemsize = _TABLE[enum]
-        self._np = None
+        self._np: np.dtype | None = None
 
     @property
-    def numpy_dtype(self) -> "np.dtype":
+    def numpy_dtype(self) -> np.dtype:
         """The numpy dtype values of this type read as (object for strings)."""
         if self._np is None:
             if self._numpy_name is None:
@@ -121,15 +122,15 @@ class DType:
         return self.name
 
 
-_BY_ENUM: Dict[int, DType] = {e: DType(e) for e in _TABLE}
-_BY_NAME: Dict[str, DType] = {d.name: d for d in _BY_ENUM.values()}
+_BY_ENUM: dict[int, DType] = {e: DType(e) for e in _TABLE}
+_BY_NAME: dict[str, DType] = {d.name: d for d in _BY_ENUM.values()}
 # numpy dtype -> the non-quantized TensorFlow type, built on first use.
-_BY_NUMPY: Optional[Dict[Any, DType]] = None
+_BY_NUMPY: dict[Any, DType] | None = None
 
 STRING = _BY_NAME["string"]
 
 
-def _numpy_table() -> Dict[Any, DType]:
+def _numpy_table() -> dict[Any, DType]:
     global _BY_NUMPY
     if _BY_NUMPY is None:
         table = {}
@@ -141,7 +142,7 @@ def _numpy_table() -> Dict[Any, DType]:
     return _BY_NUMPY
 
 
-def numpy_dtypes_by_enum() -> Dict[int, "np.dtype"]:
+def numpy_dtypes_by_enum() -> dict[int, np.dtype]:
     """``{enum: numpy dtype}`` for every fixed-size type with a numpy form.
 
     Example:
@@ -190,4 +191,4 @@ def from_enum(enum: int) -> DType:
         raise ValueError(f"unknown TensorFlow DataType {enum}") from None
 
 
-__all__ = ["DType", "as_dtype", "from_enum", "STRING"]
+__all__ = ["STRING", "DType", "as_dtype", "from_enum"]

@@ -9,9 +9,11 @@ checkpoint the ``_CHECKPOINTABLE_OBJECT_GRAPH`` is rewritten to match, so
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Set, Tuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from . import paths
 from ._fsutil import temp_name
@@ -24,7 +26,7 @@ from .writer import Writer
 # Optimizer state of the common optimizers, by key (TF1 Saver names, BERT,
 # mesh-TF/T5 Adafactor, TF2 slot keys). TF2 checkpoints with an object graph
 # are also judged by the graph (see optimizer_keys).
-OPTIMIZER_KEY_PATTERNS: Tuple[str, ...] = (
+OPTIMIZER_KEY_PATTERNS: tuple[str, ...] = (
     r"/Adam(_\d+)?$",
     r"/(adam_m|adam_v)$",
     r"_slot_(vc|vr|v|m)$",
@@ -40,7 +42,7 @@ OPTIMIZER_KEY_PATTERNS: Tuple[str, ...] = (
 )
 
 
-def optimizer_keys(reader: CheckpointReader) -> Set[str]:
+def optimizer_keys(reader: CheckpointReader) -> set[str]:
     """Keys holding optimizer state.
 
     With an object graph, a value is optimizer state when its object can only
@@ -59,7 +61,7 @@ def optimizer_keys(reader: CheckpointReader) -> Set[str]:
     return {k for k in reader.keys() if pattern.search(k)}
 
 
-def _optimizer_keys_from_graph(reader: CheckpointReader) -> Set[str]:
+def _optimizer_keys_from_graph(reader: CheckpointReader) -> set[str]:
     graph = parse("TrackableObjectGraph", reader.get_tensor(OBJECT_GRAPH_KEY))
     nodes = graph.nodes
     slot_nodes = {s.slot_variable_node_id for n in nodes for s in n.slot_variables}
@@ -76,7 +78,7 @@ def _optimizer_keys_from_graph(reader: CheckpointReader) -> Set[str]:
     return {a.checkpoint_key for i, n in enumerate(nodes) if i not in reachable for a in n.attributes}
 
 
-def _rewrite_object_graph(raw: bytes, renamed: Dict[str, str]) -> bytes:
+def _rewrite_object_graph(raw: bytes, renamed: dict[str, str]) -> bytes:
     """Drops attributes whose keys are gone and renames the others; slot
     references to objects left without values are removed too."""
     graph = parse("TrackableObjectGraph", raw)
@@ -97,8 +99,14 @@ def _rewrite_object_graph(raw: bytes, renamed: Dict[str, str]) -> bytes:
     return graph.SerializeToString()
 
 
-def plan(reader: CheckpointReader, *, drop: Iterable[str] = (), keep: Iterable[str] = (),
-         rename: Sequence[Tuple[str, str]] = (), drop_optimizer: bool = False) -> Dict[str, str]:
+def plan(
+    reader: CheckpointReader,
+    *,
+    drop: Iterable[str] = (),
+    keep: Iterable[str] = (),
+    rename: Sequence[tuple[str, str]] = (),
+    drop_optimizer: bool = False,
+) -> dict[str, str]:
     """``{source key: destination key}`` of what :func:`transform` keeps.
 
     Raises ValueError when two keys would get the same name.
@@ -111,8 +119,8 @@ def plan(reader: CheckpointReader, *, drop: Iterable[str] = (), keep: Iterable[s
     keep_res = [re.compile(p) for p in keep]
     rename_res = [(re.compile(p), r) for p, r in rename]
     optimizer = optimizer_keys(reader) if drop_optimizer else set()
-    mapping: Dict[str, str] = {}
-    seen: Dict[str, str] = {}
+    mapping: dict[str, str] = {}
+    seen: dict[str, str] = {}
     for key in reader.keys():
         if key == OBJECT_GRAPH_KEY:
             continue
@@ -132,10 +140,20 @@ def plan(reader: CheckpointReader, *, drop: Iterable[str] = (), keep: Iterable[s
     return mapping
 
 
-def transform(src: "paths.PathLike", dst: "paths.PathLike", *, drop: Iterable[str] = (), keep: Iterable[str] = (),
-              rename: Sequence[Tuple[str, str]] = (), cast: Optional[Mapping[Any, Any]] = None,
-              drop_optimizer: bool = False, num_shards: Optional[int] = None, in_place: bool = False,
-              sync: bool = False, progress: Any = None) -> str:
+def transform(
+    src: paths.PathLike,
+    dst: paths.PathLike,
+    *,
+    drop: Iterable[str] = (),
+    keep: Iterable[str] = (),
+    rename: Sequence[tuple[str, str]] = (),
+    cast: Mapping[Any, Any] | None = None,
+    drop_optimizer: bool = False,
+    num_shards: int | None = None,
+    in_place: bool = False,
+    sync: bool = False,
+    progress: Any = None,
+) -> str:
     """Writes a modified copy of checkpoint ``src`` at prefix ``dst``.
 
     ``drop``/``keep`` are regexes searched in each key (keep: only matching
@@ -149,8 +167,9 @@ def transform(src: "paths.PathLike", dst: "paths.PathLike", *, drop: Iterable[st
     checkpoint does not use, so unless ``num_shards`` is given an in-place
     result has a different number of data files (1 <-> 2, else one fewer);
     with ``num_shards`` equal to the old count the old index is removed
-    before the renames, leaving a moment with no checkpoint at all. ``progress``, if given, is called with (done, total) after each
-    tensor. Returns the destination prefix.
+    before the renames, leaving a moment with no checkpoint at all.
+    ``progress``, if given, is called with (done, total) after each tensor.
+    Returns the destination prefix.
 
     Example:
         >>> transform("bert/model.ckpt-100000", "slim/model.ckpt",
@@ -195,7 +214,7 @@ def _unused_shard_count(prefix: str, old: int) -> int:
     """A data-file count close to ``old`` whose file names no file at
     ``prefix`` has (1 <-> 2, else one fewer, else the next free count)."""
     taken = {int(p[-5:]) for p in paths.existing_data_paths(prefix)}
-    for candidate in [2 if old == 1 else old - 1] + list(range(old + 1, old + len(taken) + 2)):
+    for candidate in [2 if old == 1 else old - 1, *list(range(old + 1, old + len(taken) + 2))]:
         if candidate not in taken:
             return candidate
     raise AssertionError("unreachable: more candidates than taken counts")
@@ -211,12 +230,10 @@ def _replace_bundle(temp_prefix: str, prefix: str, sync: bool) -> None:
     with new data, then the data files and the index are renamed."""
     new_data = paths.existing_data_paths(temp_prefix)
     old_data = paths.existing_data_paths(prefix)
-    finals = [prefix + path[len(temp_prefix):] for path in new_data]
+    finals = [prefix + path[len(temp_prefix) :] for path in new_data]
     if set(finals) & set(old_data):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(prefix + ".index")
-        except FileNotFoundError:
-            pass
     renamed = set()
     for path, final in zip(new_data, finals):
         os.replace(path, final)
@@ -233,4 +250,4 @@ def _replace_bundle(temp_prefix: str, prefix: str, sync: bool) -> None:
             os.close(fd)
 
 
-__all__ = ["transform", "plan", "optimizer_keys", "OPTIMIZER_KEY_PATTERNS"]
+__all__ = ["OPTIMIZER_KEY_PATTERNS", "optimizer_keys", "plan", "transform"]

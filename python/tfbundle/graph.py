@@ -9,10 +9,11 @@ as ``tensor_content`` come back as read-only zero-copy views. Text graphs
 
 from __future__ import annotations
 
-import io
+import builtins
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, BinaryIO
 
 from . import paths
 from ._core import GraphScanner, decode_tensor_proto
@@ -32,12 +33,12 @@ class Node:
 
     name: str
     op: str
-    inputs: Tuple[str, ...]
+    inputs: tuple[str, ...]
     device: str
     function: str = ""
 
 
-def _location(path: str) -> Tuple[str, List[int]]:
+def _location(path: str) -> tuple[str, list[int]]:
     """(file, field path to its GraphDef) for a graph, .meta or SavedModel."""
     if os.path.isdir(path):
         path = os.path.join(path, "saved_model.pb")
@@ -53,7 +54,7 @@ def _is_text(path: str) -> bool:
     return path.endswith((".pbtxt", ".txt"))
 
 
-def _to_array(dtype_enum: int, shape: Tuple[int, ...], kind: str, payload: Any):
+def _to_array(dtype_enum: int, shape: tuple[int, ...], kind: str, payload: Any) -> np.ndarray:
     dtype = from_enum(dtype_enum)
     if kind == "strings":
         out = np.empty(len(payload), dtype=object)
@@ -62,19 +63,19 @@ def _to_array(dtype_enum: int, shape: Tuple[int, ...], kind: str, payload: Any):
     return payload.view(dtype.numpy_dtype).reshape(shape)
 
 
-def _text_graph(path: str):
+def _text_graph(path: str) -> Any:
     from google.protobuf import text_format
 
     message = message_class("GraphDef")()
     try:
-        with io.open(path, "r", encoding="utf-8") as f:
+        with builtins.open(path, encoding="utf-8") as f:
             text_format.Parse(f.read(), message, allow_unknown_field=True)
     except text_format.ParseError as e:
         raise DataLossError(f"{path}: malformed text GraphDef: {e}") from None
     return message
 
 
-def _iter_text_nodes(graph) -> Iterator[Tuple[Node, Any]]:
+def _iter_text_nodes(graph: Any) -> Iterator[tuple[Node, Any]]:
     for node in graph.node:
         yield Node(node.name, node.op, tuple(node.input), node.device), node
     for function in graph.library.function:
@@ -82,7 +83,7 @@ def _iter_text_nodes(graph) -> Iterator[Tuple[Node, Any]]:
             yield Node(node.name, node.op, tuple(node.input), node.device, function.signature.name), node
 
 
-def _decode_text_value(path: str, node) -> Any:
+def _decode_text_value(path: str, node: Any) -> Any:
     tensor = node.attr["value"].tensor
     try:
         return _to_array(*decode_tensor_proto(tensor.SerializeToString()))
@@ -94,7 +95,7 @@ def _const_name(node: Node) -> str:
     return f"{node.function}/{node.name}" if node.function else node.name
 
 
-def iter_nodes(path: "paths.PathLike") -> Iterator[Node]:
+def iter_nodes(path: paths.PathLike) -> Iterator[Node]:
     """Every node of a graph file (binary, text, ``.meta`` or SavedModel),
     the graph's first, then each library function's.
 
@@ -113,7 +114,7 @@ def iter_nodes(path: "paths.PathLike") -> Iterator[Node]:
         yield Node(name, op, tuple(inputs), device, function)
 
 
-def consts(path: "paths.PathLike", *, copy: bool = False) -> Iterator[Tuple[str, "np.ndarray"]]:
+def consts(path: paths.PathLike, *, copy: bool = False) -> Iterator[tuple[str, np.ndarray]]:
     """Streams ``(name, array)`` for every ``Const`` node, including those
     inside library functions (named ``function/node``). Values stored as
     ``tensor_content`` are read-only views into the mapped file, or, with
@@ -138,7 +139,7 @@ def consts(path: "paths.PathLike", *, copy: bool = False) -> Iterator[Tuple[str,
             yield (f"{function}/{name}" if function else name), _to_array(*scanner.value(copy))
 
 
-def load_consts(path: "paths.PathLike") -> Dict[str, "np.ndarray"]:
+def load_consts(path: paths.PathLike) -> dict[str, np.ndarray]:
     """``{name: array}`` of every Const; see :func:`consts`.
 
     Example:
@@ -156,19 +157,19 @@ class Graph:
         >>> g.nodes[0].op, len(g.consts)                           # doctest: +SKIP
     """
 
-    def __init__(self, path: "paths.PathLike") -> None:
+    def __init__(self, path: paths.PathLike) -> None:
         self.path = os.fspath(path)
-        self.nodes: List[Node] = list(iter_nodes(self.path))
-        self._consts: Optional[Dict[str, Any]] = None
+        self.nodes: list[Node] = list(iter_nodes(self.path))
+        self._consts: dict[str, Any] | None = None
 
     @property
-    def consts(self) -> Dict[str, "np.ndarray"]:
+    def consts(self) -> dict[str, np.ndarray]:
         if self._consts is None:
             self._consts = load_consts(self.path)
         return self._consts
 
 
-def open(path: "paths.PathLike") -> Graph:  # noqa: A001
+def open(path: paths.PathLike) -> Graph:  # noqa: A001
     """Opens a GraphDef (``.pb`` or ``.pbtxt``), ``.meta`` or SavedModel graph."""
     return Graph(path)
 
@@ -178,24 +179,26 @@ class ConstSource:
     (``keys``, ``dtype``, ``shape``, ``get_tensor``). Reading the names in
     order streams the file once."""
 
-    def __init__(self, path: "paths.PathLike") -> None:
+    def __init__(self, path: paths.PathLike) -> None:
         self.path = os.fspath(path)
-        self._meta: Dict[str, Tuple[DType, Tuple[int, ...]]] = {}
+        self._meta: dict[str, tuple[DType, tuple[int, ...]]] = {}
         for name, value in consts(self.path):
-            self._meta[name] = (as_dtype(value.dtype) if value.dtype != object else as_dtype("string"),
-                                tuple(value.shape))
-        self._stream: Optional[Iterator[Tuple[str, Any]]] = None
+            self._meta[name] = (
+                as_dtype(value.dtype) if value.dtype != object else as_dtype("string"),
+                tuple(value.shape),
+            )
+        self._stream: Iterator[tuple[str, Any]] | None = None
 
-    def keys(self) -> List[str]:
+    def keys(self) -> list[str]:
         return list(self._meta)
 
     def dtype(self, name: str) -> DType:
         return self._meta[name][0]
 
-    def shape(self, name: str) -> Tuple[int, ...]:
+    def shape(self, name: str) -> tuple[int, ...]:
         return self._meta[name][1]
 
-    def get_tensor(self, name: str):
+    def get_tensor(self, name: str) -> np.ndarray:
         if name not in self._meta:
             raise KeyError(name)
         for attempt in range(2):
@@ -212,14 +215,15 @@ class ConstSource:
 
 # -- MetaGraphs ----------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class VariableInfo:
     """A variable the graph declares: node name, op, dtype and shape."""
 
     name: str
     op: str
-    dtype: Optional[DType]
-    shape: Optional[Tuple[int, ...]]
+    dtype: DType | None
+    shape: tuple[int, ...] | None
 
 
 class MetaGraph:
@@ -235,11 +239,11 @@ class MetaGraph:
         'save/restore_all'
     """
 
-    def __init__(self, path: "paths.PathLike") -> None:
+    def __init__(self, path: paths.PathLike) -> None:
         from .saved_model import Signature, _tensor_info
 
         self.path = os.fspath(path)
-        with io.open(self.path, "rb") as f:
+        with builtins.open(self.path, "rb") as f:
             data = f.read()
         try:
             self.proto = parse("MetaGraphDef", data)
@@ -252,26 +256,38 @@ class MetaGraph:
         self.nodes = [Node(n.name, n.op, tuple(n.input), n.device) for n in self.graph.node]
         s = self.proto.saver_def
         self.saver_def = {
-            "filename_tensor_name": s.filename_tensor_name, "save_tensor_name": s.save_tensor_name,
-            "restore_op_name": s.restore_op_name, "max_to_keep": s.max_to_keep, "sharded": s.sharded,
-            "keep_checkpoint_every_n_hours": s.keep_checkpoint_every_n_hours, "version": s.version,
+            "filename_tensor_name": s.filename_tensor_name,
+            "save_tensor_name": s.save_tensor_name,
+            "restore_op_name": s.restore_op_name,
+            "max_to_keep": s.max_to_keep,
+            "sharded": s.sharded,
+            "keep_checkpoint_every_n_hours": s.keep_checkpoint_every_n_hours,
+            "version": s.version,
         }
-        self.collections: Dict[str, List[Any]] = {}
+        self.collections: dict[str, list[Any]] = {}
         for name, collection in self.proto.collection_def.items():
             kind = collection.WhichOneof("kind")
             self.collections[name] = list(getattr(collection, kind).value) if kind else []
         self.signatures = {
-            name: Signature({k: _tensor_info(v) for k, v in sorted(sig.inputs.items())},
-                            {k: _tensor_info(v) for k, v in sorted(sig.outputs.items())}, sig.method_name)
+            name: Signature(
+                {k: _tensor_info(v) for k, v in sorted(sig.inputs.items())},
+                {k: _tensor_info(v) for k, v in sorted(sig.outputs.items())},
+                sig.method_name,
+            )
             for name, sig in sorted(self.proto.signature_def.items())
         }
         self.variables = [
-            VariableInfo(n.name, n.op, as_dtype(n.attr["dtype"].type) if "dtype" in n.attr else None,
-                         tuple(d.size for d in n.attr["shape"].shape.dim) if "shape" in n.attr else None)
-            for n in self.graph.node if n.op in VARIABLE_OPS
+            VariableInfo(
+                n.name,
+                n.op,
+                as_dtype(n.attr["dtype"].type) if "dtype" in n.attr else None,
+                tuple(d.size for d in n.attr["shape"].shape.dim) if "shape" in n.attr else None,
+            )
+            for n in self.graph.node
+            if n.op in VARIABLE_OPS
         ]
 
-    def slice_infos(self) -> Dict[str, Any]:
+    def slice_infos(self) -> dict[str, Any]:
         """``{variable node name: SaveSliceInfoDef}`` of partitioned variables."""
         out = {}
         for collection in ("variables", "trainable_variables"):
@@ -282,14 +298,15 @@ class MetaGraph:
         return out
 
 
-def open_meta(path: "paths.PathLike") -> MetaGraph:
+def open_meta(path: paths.PathLike) -> MetaGraph:
     """Opens a ``.meta`` file; see :class:`MetaGraph`."""
     return MetaGraph(path)
 
 
 # -- building graphs ---------------------------------------------------------------
 
-def make_tensor_proto(value: Any, dtype: Any = None):
+
+def make_tensor_proto(value: Any, dtype: Any = None) -> Any:
     """A TensorProto message for an array: raw ``tensor_content`` for numeric
     types, ``string_val`` for strings.
 
@@ -315,7 +332,7 @@ def _node_name(reference: str) -> str:
     return reference.lstrip("^").split(":")[0]
 
 
-def write_graph_def(path: "paths.PathLike", nodes: Sequence[Any], *, library: Any = None, versions: Any = None) -> None:
+def write_graph_def(path: paths.PathLike, nodes: Sequence[Any], *, library: Any = None, versions: Any = None) -> None:
     """Writes a GraphDef node by node (so it may exceed 2 GiB), atomically.
 
     Example:
@@ -324,13 +341,13 @@ def write_graph_def(path: "paths.PathLike", nodes: Sequence[Any], *, library: An
     out = os.fspath(path)
     temp = temp_name(out)
 
-    def field(f, number: int, payload: bytes) -> None:
+    def field(f: BinaryIO, number: int, payload: bytes) -> None:
         key = (number << 3) | 2
         f.write(_varint(key) + _varint(len(payload)))
         f.write(payload)
 
     try:
-        with io.open(temp, "wb") as f:
+        with builtins.open(temp, "wb") as f:
             for node in nodes:
                 field(f, 1, node.SerializeToString())
             if library is not None and library.ByteSize():
@@ -353,13 +370,13 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _read_graph_def(path: str):
+def _read_graph_def(path: str) -> Any:
     if _is_text(path):
         return _text_graph(path), None
     if path.endswith(".meta"):
         meta = MetaGraph(path)
         return meta.graph, meta
-    with io.open(path, "rb") as f:
+    with builtins.open(path, "rb") as f:
         data = f.read()
     try:
         return parse("GraphDef", data), None
@@ -367,7 +384,7 @@ def _read_graph_def(path: str):
         raise DataLossError(f"{path}: {e}") from None
 
 
-def _variable_value(reader, node_name: str, slice_info: Any):
+def _variable_value(reader: Any, node_name: str, slice_info: Any) -> Any:
     """The checkpoint value for a variable node (or its part)."""
     if slice_info is not None:
         full = reader.get_tensor(slice_info.full_name)
@@ -385,8 +402,12 @@ def _variable_value(reader, node_name: str, slice_info: Any):
     raise KeyError(f"variable {node_name!r} is not in checkpoint {reader.prefix}")
 
 
-def freeze(graph_or_meta_path: "paths.PathLike", checkpoint: "paths.PathLike", output_nodes: Sequence[str],
-           out_path: "paths.PathLike") -> str:
+def freeze(
+    graph_or_meta_path: paths.PathLike,
+    checkpoint: paths.PathLike,
+    output_nodes: Sequence[str],
+    out_path: paths.PathLike,
+) -> str:
     """Freezes a graph without TensorFlow: each variable (VariableV2, or
     VarHandleOp with its ReadVariableOp readers) becomes a Const holding the
     checkpoint's value, the graph is pruned to what ``output_nodes`` need,
@@ -452,7 +473,7 @@ def freeze(graph_or_meta_path: "paths.PathLike", checkpoint: "paths.PathLike", o
     return os.fspath(out_path)
 
 
-def _tensor_info_for(graph, reference: str):
+def _tensor_info_for(graph: Any, reference: str) -> Any:
     """TensorInfo (name, dtype, shape) for 'node:idx', from the node's attrs."""
     TensorInfo = message_class("TensorInfo")
     name = reference if ":" in reference else reference + ":0"
@@ -476,9 +497,14 @@ def _tensor_info_for(graph, reference: str):
     return info
 
 
-def to_saved_model(frozen_pb: "paths.PathLike", export_dir: "paths.PathLike", inputs: Mapping[str, str],
-                   outputs: Mapping[str, str], tags: Sequence[str] = ("serve",),
-                   signature_name: str = "serving_default") -> str:
+def to_saved_model(
+    frozen_pb: paths.PathLike,
+    export_dir: paths.PathLike,
+    inputs: Mapping[str, str],
+    outputs: Mapping[str, str],
+    tags: Sequence[str] = ("serve",),
+    signature_name: str = "serving_default",
+) -> str:
     """Wraps a frozen graph as a SavedModel with one predict signature, which
     ``tf.saved_model.load`` and ``saved_model_cli`` accept. ``inputs`` and
     ``outputs`` map signature keys to tensor names (``"x:0"``). The
@@ -509,7 +535,7 @@ def to_saved_model(frozen_pb: "paths.PathLike", export_dir: "paths.PathLike", in
     staging = f"{target.rstrip(os.sep)}.tmp{uuid.uuid4().hex[:12]}"
     os.makedirs(os.path.join(staging, "variables"))
     try:
-        with io.open(os.path.join(staging, "saved_model.pb"), "wb") as f:
+        with builtins.open(os.path.join(staging, "saved_model.pb"), "wb") as f:
             f.write(saved.SerializeToString())
         if os.path.isdir(target):
             os.rmdir(target)
@@ -520,5 +546,18 @@ def to_saved_model(frozen_pb: "paths.PathLike", export_dir: "paths.PathLike", in
     return target
 
 
-__all__ = ["Node", "Graph", "MetaGraph", "ConstSource", "consts", "load_consts", "open", "open_meta",
-           "iter_nodes", "freeze", "to_saved_model", "make_tensor_proto", "write_graph_def"]
+__all__ = [
+    "ConstSource",
+    "Graph",
+    "MetaGraph",
+    "Node",
+    "consts",
+    "freeze",
+    "iter_nodes",
+    "load_consts",
+    "make_tensor_proto",
+    "open",
+    "open_meta",
+    "to_saved_model",
+    "write_graph_def",
+]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass, field
-from typing import List
 
 from . import paths
 from .state import get_checkpoint_state, latest_checkpoint
@@ -30,7 +29,7 @@ class Location:
 
     version: int
     prefix: str
-    files: List[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
 
 
 def resolve(path: paths.PathLike) -> Location:
@@ -54,7 +53,9 @@ def resolve(path: paths.PathLike) -> Location:
     if os.path.isfile(paths.index_path(prefix)):
         return Location(2, prefix)
     if prefix != p:
-        raise FileNotFoundError(f"{paths.index_path(prefix)}: no such file (the index of the checkpoint {p} belongs to)")
+        raise FileNotFoundError(
+            f"{paths.index_path(prefix)}: no such file (the index of the checkpoint {p} belongs to)"
+        )
     files = paths.v1_files(p)
     if files:
         return Location(1, p, files)

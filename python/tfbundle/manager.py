@@ -11,10 +11,12 @@ naming them.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import re
 import time
-from typing import Any, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from . import paths, state
 from ._fsutil import remove_stale_temporaries
@@ -36,8 +38,13 @@ class CheckpointManager:
         'runs/exp1/ckpt-1'
     """
 
-    def __init__(self, directory: "paths.PathLike", max_to_keep: Optional[int] = 5,
-                 keep_checkpoint_every_n_hours: Optional[float] = None, checkpoint_name: str = "ckpt") -> None:
+    def __init__(
+        self,
+        directory: paths.PathLike,
+        max_to_keep: int | None = 5,
+        keep_checkpoint_every_n_hours: float | None = None,
+        checkpoint_name: str = "ckpt",
+    ) -> None:
         if max_to_keep is not None and max_to_keep < 1:
             raise ValueError("max_to_keep must be None (keep all) or at least 1")
         self.directory = os.fspath(directory)
@@ -45,40 +52,44 @@ class CheckpointManager:
         self.keep_checkpoint_every_n_hours = keep_checkpoint_every_n_hours
         self.checkpoint_name = checkpoint_name
         self._prefix = os.path.join(self.directory, checkpoint_name)
-        self._maybe_delete: "collections.OrderedDict[str, float]" = collections.OrderedDict()
+        self._maybe_delete: collections.OrderedDict[str, float] = collections.OrderedDict()
         now = time.time()
         recovered = state.get_checkpoint_state(self.directory) if os.path.isdir(self.directory) else None
         if recovered is None:
-            self._latest: Optional[str] = None
+            self._latest: str | None = None
             self._last_preserved = now
             return
         self._latest = recovered.model_checkpoint_path
         # A TF1 Saver writes no last_preserved_timestamp: count from now.
         self._last_preserved = min(recovered.last_preserved_timestamp or now, now)
         timestamps = list(recovered.all_model_checkpoint_timestamps) or (
-            [self._last_preserved] * len(recovered.all_model_checkpoint_paths))
+            [self._last_preserved] * len(recovered.all_model_checkpoint_paths)
+        )
         for path, stamp in zip(recovered.all_model_checkpoint_paths, timestamps):
             stamp = min(stamp, now)
             if stamp >= self._last_preserved or not recovered.all_model_checkpoint_timestamps:
                 self._maybe_delete[path] = stamp
 
     @property
-    def latest_checkpoint(self) -> Optional[str]:
+    def latest_checkpoint(self) -> str | None:
         """The newest checkpoint's prefix, or None."""
         return self._latest
 
     @property
-    def checkpoints(self) -> List[str]:
+    def checkpoints(self) -> list[str]:
         """Prefixes of the checkpoints under retention, oldest first."""
         return list(self._maybe_delete)
 
     def _next_number(self) -> int:
         pattern = re.compile(re.escape(self.checkpoint_name) + r"-(\d+)$")
-        numbers = [int(m.group(1)) for p in list(self._maybe_delete) + ([self._latest] if self._latest else [])
-                   if (m := pattern.search(os.path.basename(p)))]
+        numbers = [
+            int(m.group(1))
+            for p in list(self._maybe_delete) + ([self._latest] if self._latest else [])
+            if (m := pattern.search(os.path.basename(p)))
+        ]
         return max(numbers, default=0) + 1
 
-    def save(self, tensors: Mapping[str, Any], checkpoint_number: Optional[int] = None, *, sync: bool = False) -> str:
+    def save(self, tensors: Mapping[str, Any], checkpoint_number: int | None = None, *, sync: bool = False) -> str:
         """Writes a checkpoint, records it in the state file, then applies
         retention. Returns the new prefix.
 
@@ -96,16 +107,21 @@ class CheckpointManager:
         self._latest = prefix
         doomed = self._retention()
         state.update_checkpoint_state(
-            self.directory, prefix, list(self._maybe_delete), list(self._maybe_delete.values()),
-            last_preserved_timestamp=self._last_preserved, sync=sync)
+            self.directory,
+            prefix,
+            list(self._maybe_delete),
+            list(self._maybe_delete.values()),
+            last_preserved_timestamp=self._last_preserved,
+            sync=sync,
+        )
         for old in doomed:
             delete_checkpoint_files(old)
         return prefix
 
-    def _retention(self) -> List[str]:
+    def _retention(self) -> list[str]:
         """Drops the oldest checkpoints beyond max_to_keep from the list;
         returns those to delete (the rest were preserved by the hours rule)."""
-        doomed = []
+        doomed: list[str] = []
         if self.max_to_keep is None:
             return doomed
         hours = self.keep_checkpoint_every_n_hours
@@ -125,11 +141,9 @@ def delete_checkpoint_files(prefix: str) -> None:
         >>> delete_checkpoint_files("runs/exp1/ckpt-1")           # doctest: +SKIP
     """
     meta = re.sub(r"-\d{5}-of-\d{5}$", "", prefix) + ".meta"
-    for path in [prefix + ".index", meta] + paths.existing_data_paths(prefix):
-        try:
+    for path in [prefix + ".index", meta, *paths.existing_data_paths(prefix)]:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        except FileNotFoundError:
-            pass
 
 
 __all__ = ["CheckpointManager", "delete_checkpoint_files"]

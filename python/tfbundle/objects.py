@@ -11,7 +11,7 @@ are derived from the same walk but are not meant to be parsed.
 from __future__ import annotations
 
 from collections import deque
-from typing import Dict, List, Optional
+from typing import Any
 
 from .errors import DataLossError
 from .proto import parse
@@ -19,7 +19,7 @@ from .proto import parse
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
-def object_paths(reader) -> Dict[str, str]:
+def object_paths(reader: Any) -> dict[str, str]:
     """``{object path: checkpoint key}`` for every saved attribute of a TF2
     checkpoint; ``{}`` for a TF1 (name-based) checkpoint.
 
@@ -39,16 +39,18 @@ def object_paths(reader) -> Dict[str, str]:
     nodes = graph.nodes
     if not nodes:
         return {}
-    paths: List[Optional[str]] = [None] * len(nodes)
+    paths: list[str | None] = [None] * len(nodes)
     paths[0] = ""
     queue = deque([0])
     while queue:  # breadth-first, so each node gets its shortest path, as TF does
         node_id = queue.popleft()
+        parent = paths[node_id]
+        assert parent is not None  # a node is queued once it has a path
         for child in nodes[node_id].children:
             if not 0 <= child.node_id < len(nodes):
                 raise DataLossError(f"{reader.prefix}: object graph names node {child.node_id} of {len(nodes)}")
             if paths[child.node_id] is None:
-                paths[child.node_id] = _join(paths[node_id], child.local_name)
+                paths[child.node_id] = _join(parent, child.local_name)
                 queue.append(child.node_id)
     for node_id, node in enumerate(nodes):
         for slot in node.slot_variables:
@@ -57,12 +59,13 @@ def object_paths(reader) -> Dict[str, str]:
                 raise DataLossError(f"{reader.prefix}: object graph slot refers to a missing node")
             if paths[slot_node] is None and paths[original] is not None and paths[node_id] is not None:
                 paths[slot_node] = f"{paths[original]}/.OPTIMIZER_SLOT/{paths[node_id]}/{slot.slot_name}"
-    mapping: Dict[str, str] = {}
+    mapping: dict[str, str] = {}
     for node_id, node in enumerate(nodes):
-        if paths[node_id] is None:
+        node_path = paths[node_id]
+        if node_path is None:
             continue
         for attr in node.attributes:
-            path = paths[node_id] if attr.name == "VARIABLE_VALUE" else _join(paths[node_id], attr.name)
+            path = node_path if attr.name == "VARIABLE_VALUE" else _join(node_path, attr.name)
             mapping[path] = attr.checkpoint_key
     return mapping
 
@@ -71,4 +74,4 @@ def _join(parent: str, name: str) -> str:
     return name if not parent else f"{parent}/{name}"
 
 
-__all__ = ["object_paths", "OBJECT_GRAPH_KEY"]
+__all__ = ["OBJECT_GRAPH_KEY", "object_paths"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from typing import List, Union
+from typing import Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -37,7 +37,7 @@ def data_path(prefix: str, shard: int, num_shards: int) -> str:
     return f"{prefix}.data-{shard:05d}-of-{num_shards:05d}"
 
 
-def existing_data_paths(prefix: str) -> List[str]:
+def existing_data_paths(prefix: str) -> list[str]:
     """Every ``prefix.data-*-of-*`` file on disk, sorted."""
     pattern = glob.escape(prefix) + ".data-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"
     return sorted(glob.glob(pattern))
@@ -55,7 +55,7 @@ def strip_file_suffix(path: str) -> str:
     return _DATA_SUFFIX.sub("", path)
 
 
-def v1_files(path: str) -> List[str]:
+def v1_files(path: str) -> list[str]:
     """The files of a V1 checkpoint named ``path``, sorted; [] when none.
 
     ``path`` is the file itself, one shard ``P-SSSSS-of-NNNNN`` (all shards
@@ -80,4 +80,4 @@ def v1_files(path: str) -> List[str]:
     return sorted(glob.glob(f"{glob.escape(path)}-{_FIVE_DIGITS}-of-{_FIVE_DIGITS}"))
 
 
-__all__ = ["PathLike", "index_path", "data_path", "existing_data_paths", "strip_file_suffix", "v1_files"]
+__all__ = ["PathLike", "data_path", "existing_data_paths", "index_path", "strip_file_suffix", "v1_files"]

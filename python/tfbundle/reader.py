@@ -9,14 +9,15 @@ the types ``tf.train.load_checkpoint`` returns.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from . import paths
 from ._core import BundleReader, V1Reader, empty_bytes, register_numpy_dtypes
-from .locate import resolve
 from ._lazy import numpy as np
 from .dtypes import DType, from_enum, numpy_dtypes_by_enum
 from .errors import DataLossError
+from .locate import resolve
 
 _numpy_dtypes_registered = False
 
@@ -28,6 +29,7 @@ def _register_numpy_dtypes() -> None:
     if not _numpy_dtypes_registered:
         register_numpy_dtypes(numpy_dtypes_by_enum())
         _numpy_dtypes_registered = True
+
 
 if TYPE_CHECKING:
     import numpy
@@ -48,13 +50,13 @@ class CheckpointReader:
         ...     kernel = ckpt.get_tensor("dense/kernel")
     """
 
-    def __init__(self, path: "paths.PathLike") -> None:
+    def __init__(self, path: paths.PathLike) -> None:
         location = resolve(path)
         self._prefix = location.prefix
         self._version = location.version
         self._core: Any = V1Reader(location.files) if location.version == 1 else BundleReader(location.prefix)
-        self._keys: Optional[List[str]] = None
-        self._key_set: Optional[frozenset] = None
+        self._keys: list[str] | None = None
+        self._key_set: frozenset | None = None
 
     # -- mapping-like surface -------------------------------------------
     @property
@@ -73,7 +75,7 @@ class CheckpointReader:
         """How many ``.data-*`` files the checkpoint has."""
         return self._core.num_shards
 
-    def keys(self) -> List[str]:
+    def keys(self) -> list[str]:
         """Every tensor name, sorted bytewise as in the index.
 
         Example:
@@ -95,7 +97,7 @@ class CheckpointReader:
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
 
-    def __getitem__(self, name: str) -> "numpy.ndarray":
+    def __getitem__(self, name: str) -> numpy.ndarray:
         return self.get_tensor(name)
 
     def has_tensor(self, name: str) -> bool:
@@ -113,20 +115,20 @@ class CheckpointReader:
         """
         return from_enum(self._core.info(name)[0])
 
-    def shape(self, name: str) -> Tuple[int, ...]:
+    def shape(self, name: str) -> tuple[int, ...]:
         """The tensor's shape as a tuple (``()`` for a scalar)."""
         return self._core.info(name)[1]
 
-    def get_variable_to_shape_map(self) -> Dict[str, List[int]]:
+    def get_variable_to_shape_map(self) -> dict[str, list[int]]:
         """``{name: shape as a list}``, like TensorFlow's reader."""
         return self._core.shape_map()
 
-    def get_variable_to_dtype_map(self) -> Dict[str, DType]:
+    def get_variable_to_dtype_map(self) -> dict[str, DType]:
         """``{name: DType}``, like TensorFlow's reader (with tfbundle DTypes)."""
         return {k: from_enum(v) for k, v in self._core.dtype_map().items()}
 
     # -- reading ----------------------------------------------------------
-    def get_tensor(self, name: str, *, copy: bool = True, verify: Optional[bool] = None) -> Any:
+    def get_tensor(self, name: str, *, copy: bool = True, verify: bool | None = None) -> Any:
         """Reads a tensor, returning exactly the type ``tf.train.load_checkpoint``
         returns: a numpy array, a numpy scalar (``np.float32``, ``np.int64``,
         ``ml_dtypes.bfloat16``...) for a 0-d numeric tensor, ``bytes`` for a
@@ -151,7 +153,7 @@ class CheckpointReader:
         out = self._read_array(name, True, True if verify is None else verify)
         return out[()] if out.ndim == 0 else out  # what TF's 0-d conversion gives
 
-    def _read_array(self, name: str, copy: bool, verify: bool) -> "numpy.ndarray":
+    def _read_array(self, name: str, copy: bool, verify: bool) -> numpy.ndarray:
         """get_tensor's value as an array, 0-d included."""
         if copy:
             _register_numpy_dtypes()
@@ -164,17 +166,17 @@ class CheckpointReader:
             return self._assemble(name, dtype, shape, verify)
         return self._read_entry(name, dtype, shape, copy, verify)
 
-    def _read_all(self, verify: bool) -> Dict[str, "numpy.ndarray"]:
+    def _read_all(self, verify: bool) -> dict[str, numpy.ndarray]:
         """Every tensor as a new array, in key order; plain V2 tensors in one
         batch that spreads them over the cores."""
         keys = self.keys()
-        batch: Dict[str, Any] = {}
+        batch: dict[str, Any] = {}
         if self._core.verbatim and self._version == 2:
             _register_numpy_dtypes()
             batch = self._core.read_many(keys, verify)
         return {k: batch[k] if k in batch else self._read_array(k, True, verify) for k in keys}
 
-    def _read_entry(self, key: str, dtype: DType, shape: Tuple[int, ...], copy: bool, verify: bool):
+    def _read_entry(self, key: str, dtype: DType, shape: tuple[int, ...], copy: bool, verify: bool) -> numpy.ndarray:
         if dtype.is_variable_length:
             items = self._core.read_strings(key, verify)
             out = np.empty(len(items), dtype=object)
@@ -191,7 +193,7 @@ class CheckpointReader:
             out.flags.writeable = False  # as a view would be
         return out
 
-    def read_into(self, name: str, out: "numpy.ndarray", *, verify: bool = True) -> "numpy.ndarray":
+    def read_into(self, name: str, out: numpy.ndarray, *, verify: bool = True) -> numpy.ndarray:
         """Reads a numeric tensor into an existing C-contiguous array of the
         same shape and dtype (like h5py's ``read_direct``), skipping the
         allocation; bulk readers can reuse one buffer for many tensors.
@@ -210,11 +212,11 @@ class CheckpointReader:
         self._core.read_into(name, out.reshape(-1).view(np.uint8), verify)
         return out
 
-    def _slice_plan(self, name: str, dtype: DType, shape: Tuple[int, ...]) -> List[Tuple[Tuple[slice, ...], str]]:
+    def _slice_plan(self, name: str, dtype: DType, shape: tuple[int, ...]) -> list[tuple[tuple[slice, ...], str]]:
         """The stored slices of a partitioned variable, checked to tile it."""
         plan = []
         total = 0
-        boxes = []
+        boxes: list[list[tuple[int, int]]] = []
         for extents, key in self._core.slices(name):
             if len(extents) != len(shape):
                 raise DataLossError(f"{self.prefix}: slice of {name!r} has the wrong number of dimensions")
@@ -249,7 +251,7 @@ class CheckpointReader:
             raise DataLossError(f"{self.prefix}: partitioned variable {name!r} does not have sufficient slices")
         return plan
 
-    def _assemble(self, name: str, dtype: DType, shape: Tuple[int, ...], verify: bool):
+    def _assemble(self, name: str, dtype: DType, shape: tuple[int, ...], verify: bool) -> numpy.ndarray:
         # The plan checks that the slices tile the shape, so the allocation
         # below is no larger than the slices' bytes on disk.
         plan = self._slice_plan(name, dtype, shape)
@@ -259,7 +261,7 @@ class CheckpointReader:
             out[region] = self._read_entry(key, dtype, piece_shape, True, verify)
         return out
 
-    def get_slice(self, name: str) -> "TensorSlice":
+    def get_slice(self, name: str) -> TensorSlice:
         """A lazy handle on a tensor; indexing it reads only what it selects.
 
         Example:
@@ -280,7 +282,7 @@ class CheckpointReader:
         for key in self._core.keys(True):
             self._core.verify(key)
 
-    def damaged(self) -> Dict[str, str]:
+    def damaged(self) -> dict[str, str]:
         """``{name: problem}`` for every tensor whose data fails its checks
         (a damaged V1 block that no tensor uses is reported under ``""``)."""
         problems = {}
@@ -295,7 +297,7 @@ class CheckpointReader:
                 problems[key] = str(e)
         return problems
 
-    def entry(self, name: str) -> Dict[str, Any]:
+    def entry(self, name: str) -> dict[str, Any]:
         """The raw index entry of a key: dtype enum, shape, shard_id, offset,
         size, masked crc32c and slices (V1: dtype, shape, slices and file)."""
         return self._core.entry(name)
@@ -305,7 +307,7 @@ class CheckpointReader:
         """Releases the index and shard mappings (views handed out stay valid)."""
         self._core = _ClosedCore(self._prefix)
 
-    def __enter__(self) -> "CheckpointReader":
+    def __enter__(self) -> CheckpointReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -321,7 +323,7 @@ class _ClosedCore:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
 
-    def __getattr__(self, attr: str):
+    def __getattr__(self, attr: str) -> Any:
         raise ValueError(f"checkpoint {self.prefix!r} is closed")
 
 
@@ -337,7 +339,7 @@ class TensorSlice:
         >>> rows = ckpt.get_slice("embeddings")[10:20, ::2]      # doctest: +SKIP
     """
 
-    def __init__(self, reader: CheckpointReader, name: str, dtype: DType, shape: Tuple[int, ...], partitioned: bool):
+    def __init__(self, reader: CheckpointReader, name: str, dtype: DType, shape: tuple[int, ...], partitioned: bool):
         self._reader = reader
         self.name = name
         self.dtype = dtype
@@ -360,11 +362,11 @@ class TensorSlice:
             raise TypeError("len() of a scalar tensor")
         return self.shape[0]
 
-    def __array__(self, dtype: Any = None, copy: Any = None):
+    def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
         full = self._reader._read_array(self.name, True, True)
         return full if dtype is None else full.astype(dtype)
 
-    def __getitem__(self, index: Any) -> "numpy.ndarray":
+    def __getitem__(self, index: Any) -> numpy.ndarray:
         if self._partitioned:
             return self._partitioned_getitem(index)
         reader = self._reader
@@ -377,7 +379,7 @@ class TensorSlice:
                 return np.array(view[index], copy=True)
         return np.asarray(reader._read_array(self.name, True, True)[index])
 
-    def _partitioned_getitem(self, index: Any):
+    def _partitioned_getitem(self, index: Any) -> Any:
         parts = _normalize_index(index, self.ndim)
         if parts is None:  # advanced indexing: read everything, then index
             return np.asarray(self._reader._read_array(self.name, True, True)[index])
@@ -402,7 +404,7 @@ class TensorSlice:
         return selected.reshape(kept)
 
 
-def _normalize_index(index: Any, ndim: int) -> Optional[List[Any]]:
+def _normalize_index(index: Any, ndim: int) -> list[Any] | None:
     """Expands Ellipsis and pads a basic index to ndim entries of ints and
     slices; None for anything else (advanced indexing, newaxis)."""
     if not isinstance(index, tuple):
@@ -415,18 +417,18 @@ def _normalize_index(index: Any, ndim: int) -> Optional[List[Any]]:
     index = tuple(index) + (slice(None),) * (ndim - len(index))
     if len(index) != ndim:
         return None
-    out: List[Any] = []
+    out: list[Any] = []
     for part in index:
         if isinstance(part, slice):
             out.append(part)
-        elif isinstance(part, bool) or not hasattr(part, "__index__") or getattr(part, "ndim", 0):
+        elif isinstance(part, bool) or not hasattr(part, "__index__") or getattr(part, "ndim", False):
             return None
         else:
             out.append(part.__index__())
     return out
 
 
-def as_array(value: Any) -> "numpy.ndarray":
+def as_array(value: Any) -> numpy.ndarray:
     """Any ``get_tensor`` result as an array: a numpy scalar or ``bytes``
     (TensorFlow's types for 0-d tensors) becomes a 0-d array.
 
@@ -441,7 +443,7 @@ def as_array(value: Any) -> "numpy.ndarray":
     return np.asarray(value)
 
 
-def open(path: "paths.PathLike") -> CheckpointReader:  # noqa: A001 - mirrors h5py.File/safetensors safe_open
+def open(path: paths.PathLike) -> CheckpointReader:  # noqa: A001 - mirrors h5py.File/safetensors safe_open
     """Opens a checkpoint for reading; use as a context manager or not.
 
     Example:
@@ -452,12 +454,12 @@ def open(path: "paths.PathLike") -> CheckpointReader:  # noqa: A001 - mirrors h5
     return CheckpointReader(path)
 
 
-def load_checkpoint(path: "paths.PathLike") -> CheckpointReader:
+def load_checkpoint(path: paths.PathLike) -> CheckpointReader:
     """Same as :func:`open`; named like ``tf.train.load_checkpoint``."""
     return CheckpointReader(path)
 
 
-def load(path: "paths.PathLike", *, verify: bool = True) -> Dict[str, "numpy.ndarray"]:
+def load(path: paths.PathLike, *, verify: bool = True) -> dict[str, numpy.ndarray]:
     """Reads every tensor into a dict of new numpy arrays (0-d arrays for
     scalars, as safetensors and ``np.savez`` expect; ``get_tensor`` gives
     TensorFlow's scalar types instead).
@@ -469,7 +471,7 @@ def load(path: "paths.PathLike", *, verify: bool = True) -> Dict[str, "numpy.nda
         return ckpt._read_all(verify)
 
 
-def list_variables(path: "paths.PathLike") -> List[Tuple[str, List[int]]]:
+def list_variables(path: paths.PathLike) -> list[tuple[str, list[int]]]:
     """``[(name, shape)]`` sorted by name, like ``tf.train.list_variables``.
 
     Example:
@@ -481,7 +483,7 @@ def list_variables(path: "paths.PathLike") -> List[Tuple[str, List[int]]]:
     return sorted(shapes.items())
 
 
-def load_variable(path: "paths.PathLike", name: str) -> Any:
+def load_variable(path: paths.PathLike, name: str) -> Any:
     """One tensor's value, like ``tf.train.load_variable`` (and of the same
     type: see :meth:`CheckpointReader.get_tensor`). A trailing ``:0`` on the
     name is ignored, as TensorFlow ignores it.
@@ -496,4 +498,4 @@ def load_variable(path: "paths.PathLike", name: str) -> Any:
         return ckpt.get_tensor(name)
 
 
-__all__ = ["CheckpointReader", "TensorSlice", "open", "load", "load_checkpoint", "list_variables", "load_variable"]
+__all__ = ["CheckpointReader", "TensorSlice", "list_variables", "load", "load_checkpoint", "load_variable", "open"]

@@ -10,23 +10,37 @@ tensor at a time; the ``safetensors`` package loads the result.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
 import struct
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Callable
 
-from . import paths
-from ._fsutil import temp_name
 from ._arrays import c_contiguous
+from ._fsutil import temp_name
 from ._lazy import numpy as np
 from .dtypes import DType, as_dtype
 
 # TensorFlow dtype name -> safetensors dtype code
 _CODES = {
-    "bool": "BOOL", "uint8": "U8", "int8": "I8", "int16": "I16", "uint16": "U16", "float16": "F16",
-    "bfloat16": "BF16", "int32": "I32", "uint32": "U32", "float32": "F32", "float64": "F64", "int64": "I64",
-    "uint64": "U64", "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2", "complex64": "C64",
+    "bool": "BOOL",
+    "uint8": "U8",
+    "int8": "I8",
+    "int16": "I16",
+    "uint16": "U16",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "int32": "I32",
+    "uint32": "U32",
+    "float32": "F32",
+    "float64": "F64",
+    "int64": "I64",
+    "uint64": "U64",
+    "float8_e4m3fn": "F8_E4M3",
+    "float8_e5m2": "F8_E5M2",
+    "complex64": "C64",
 }
 _NAMES = {code: name for name, code in _CODES.items()}
 
@@ -36,15 +50,20 @@ def supports(dtype: DType) -> bool:
     return dtype.name in _CODES
 
 
-def write(path: str, specs: List[Tuple[str, DType, Tuple[int, ...]]], fetch: Callable[[str], "np.ndarray"],
-          metadata: Optional[Mapping[str, str]] = None) -> None:
+def write(
+    path: str,
+    specs: list[tuple[str, DType, tuple[int, ...]]],
+    fetch: Callable[[str], np.ndarray],
+    metadata: Mapping[str, str] | None = None,
+) -> None:
     """Writes ``specs`` ([(name, dtype, shape)]) to ``path``, calling
     ``fetch(name)`` for each tensor's values in turn; temp file + rename.
 
     Example:
-        >>> write("w.safetensors", [("w", as_dtype("float32"), (2,))], lambda n: np.ones(2, np.float32))  # doctest: +SKIP
+        >>> spec = [("w", as_dtype("float32"), (2,))]
+        >>> write("w.safetensors", spec, lambda n: np.ones(2, np.float32))  # doctest: +SKIP
     """
-    header: Dict[str, object] = {}
+    header: dict[str, object] = {}
     if metadata:
         header["__metadata__"] = dict(metadata)
     offset = 0
@@ -66,8 +85,10 @@ def write(path: str, specs: List[Tuple[str, DType, Tuple[int, ...]]], fetch: Cal
             for name, dtype, shape in specs:
                 value = c_contiguous(fetch(name))
                 if value.shape != tuple(shape) or value.dtype != dtype.numpy_dtype:
-                    raise ValueError(f"{name!r}: got {value.dtype}{list(value.shape)}, expected {dtype.name}{list(shape)}")
-                f.write(memoryview(value.reshape(-1).view(np.uint8)))
+                    raise ValueError(
+                        f"{name!r}: got {value.dtype}{list(value.shape)}, expected {dtype.name}{list(shape)}"
+                    )
+                f.write(value.reshape(-1).view(np.uint8).data)
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):
@@ -99,7 +120,7 @@ class Reader:
                 self._header = json.loads(f.read(length))
             except ValueError as e:
                 raise DataLossError(f"{path}: malformed safetensors header: {e}") from None
-            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # size >= 8
         self._data_start = 8 + length
         self.metadata = self._header.pop("__metadata__", {}) or {}
         for name, info in self._header.items():
@@ -109,23 +130,20 @@ class Reader:
             if info["dtype"] not in _NAMES:
                 raise DataLossError(f"{path}: tensor {name!r} has unsupported dtype {info['dtype']}")
 
-    def keys(self) -> List[str]:
+    def keys(self) -> list[str]:
         return sorted(self._header)
 
     def dtype(self, name: str) -> DType:
         return as_dtype(_NAMES[self._header[name]["dtype"]])
 
-    def shape(self, name: str) -> Tuple[int, ...]:
+    def shape(self, name: str) -> tuple[int, ...]:
         return tuple(self._header[name]["shape"])
 
     def close(self) -> None:
-        if self._map is not None:
-            try:
-                self._map.close()
-            except BufferError:
-                pass  # arrays still view the map; it closes when they go
+        with contextlib.suppress(BufferError):  # arrays still view the map; it closes when they go
+            self._map.close()
 
-    def get_tensor(self, name: str) -> "np.ndarray":
+    def get_tensor(self, name: str) -> np.ndarray:
         from .errors import DataLossError
 
         info = self._header[name]
@@ -136,9 +154,12 @@ class Reader:
             count *= d
         if count * dtype.itemsize != end - begin:
             raise DataLossError(f"{self.path}: tensor {name!r} has {end - begin} bytes for shape {info['shape']}")
-        raw = np.frombuffer(self._map, dtype=np.uint8, count=end - begin, offset=self._data_start + begin) \
-            if count else np.empty(0, np.uint8)
+        raw = (
+            np.frombuffer(self._map, dtype=np.uint8, count=end - begin, offset=self._data_start + begin)
+            if count
+            else np.empty(0, np.uint8)
+        )
         return raw.view(dtype.numpy_dtype).reshape(info["shape"])
 
 
-__all__ = ["write", "Reader", "supports"]
+__all__ = ["Reader", "supports", "write"]

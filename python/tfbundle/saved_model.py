@@ -8,11 +8,12 @@ with tfbundle's own protobuf subset, so TensorFlow is never imported.
 
 from __future__ import annotations
 
-import io
+import builtins
 import os
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
 from . import paths
 from .dtypes import DType, as_dtype
@@ -32,26 +33,26 @@ class TensorInfo:
     """
 
     name: str
-    dtype: Optional[DType]
-    shape: Optional[Tuple[int, ...]]
+    dtype: DType | None
+    shape: tuple[int, ...] | None
 
 
 @dataclass(frozen=True)
 class Signature:
     """A SignatureDef: ``inputs`` and ``outputs`` by key, and its method name."""
 
-    inputs: Dict[str, TensorInfo]
-    outputs: Dict[str, TensorInfo]
+    inputs: dict[str, TensorInfo]
+    outputs: dict[str, TensorInfo]
     method_name: str
 
 
-def _shape(proto) -> Optional[Tuple[int, ...]]:
+def _shape(proto: Any) -> tuple[int, ...] | None:
     if proto.unknown_rank:
         return None
     return tuple(int(d.size) for d in proto.dim)
 
 
-def _tensor_info(proto) -> TensorInfo:
+def _tensor_info(proto: Any) -> TensorInfo:
     name = proto.name
     if proto.WhichOneof("encoding") == "coo_sparse":
         name = proto.coo_sparse.values_tensor_name
@@ -59,7 +60,7 @@ def _tensor_info(proto) -> TensorInfo:
     return TensorInfo(name=name, dtype=dtype, shape=_shape(proto.tensor_shape))
 
 
-def _asset_filenames(meta_graph) -> List[str]:
+def _asset_filenames(meta_graph: Any) -> list[str]:
     """Asset file names: TF2 lists them in ``asset_file_def``; TF1 builders
     in the ``saved_model_assets`` collection, as Any-packed AssetFileDefs."""
     from .proto import parse
@@ -73,19 +74,19 @@ def _asset_filenames(meta_graph) -> List[str]:
     return names
 
 
-def variables_prefix(export_dir: "paths.PathLike") -> str:
+def variables_prefix(export_dir: paths.PathLike) -> str:
     """``export_dir/variables/variables``."""
     return os.path.join(os.fspath(export_dir), VARIABLES_DIRECTORY, VARIABLES_FILENAME)
 
 
-def read_saved_model_proto(export_dir: "paths.PathLike"):
+def read_saved_model_proto(export_dir: paths.PathLike) -> Any:
     """Parses ``saved_model.pb`` (or ``saved_model.pbtxt``) into a SavedModel message."""
     from .proto import message_class, parse
 
     directory = os.fspath(export_dir)
     pb = os.path.join(directory, "saved_model.pb")
     if os.path.isfile(pb):
-        with io.open(pb, "rb") as f:
+        with builtins.open(pb, "rb") as f:
             data = f.read()
         try:
             return parse("SavedModel", data)
@@ -97,7 +98,7 @@ def read_saved_model_proto(export_dir: "paths.PathLike"):
 
         message = message_class("SavedModel")()
         try:
-            with open(pbtxt, "r", encoding="utf-8") as f:
+            with builtins.open(pbtxt, encoding="utf-8") as f:
                 text_format.Parse(f.read(), message, allow_unknown_field=True)
         except text_format.ParseError as e:
             raise DataLossError(f"{pbtxt}: {e}") from None
@@ -124,12 +125,12 @@ class SavedModel:
         (-1, 4)
     """
 
-    def __init__(self, export_dir: "paths.PathLike", tag_set: Optional[Sequence[str]] = None) -> None:
+    def __init__(self, export_dir: paths.PathLike, tag_set: Sequence[str] | None = None) -> None:
         self.export_dir = os.fspath(export_dir)
         self.proto = read_saved_model_proto(self.export_dir)
-        self.tags: List[Tuple[str, ...]] = [tuple(m.meta_info_def.tags) for m in self.proto.meta_graphs]
+        self.tags: list[tuple[str, ...]] = [tuple(m.meta_info_def.tags) for m in self.proto.meta_graphs]
         self.meta_graph = self._select(tag_set)
-        self.signatures: Dict[str, Signature] = {
+        self.signatures: dict[str, Signature] = {
             name: Signature(
                 inputs={k: _tensor_info(v) for k, v in sorted(sig.inputs.items())},
                 outputs={k: _tensor_info(v) for k, v in sorted(sig.outputs.items())},
@@ -137,13 +138,13 @@ class SavedModel:
             )
             for name, sig in sorted(self.meta_graph.signature_def.items())
         }
-        self.assets: List[str] = _asset_filenames(self.meta_graph)
-        self._variables: Optional[CheckpointReader] = None
+        self.assets: list[str] = _asset_filenames(self.meta_graph)
+        self._variables: CheckpointReader | None = None
         self._variables_looked_for = False
-        self._object_paths: Optional[Dict[str, str]] = None
+        self._object_paths: dict[str, str] | None = None
 
     @property
-    def variables(self) -> Optional[CheckpointReader]:
+    def variables(self) -> CheckpointReader | None:
         """The ``variables/`` checkpoint (V2, or V1 in very old exports), opened
         on first use; None when the SavedModel has no variables.
 
@@ -157,7 +158,7 @@ class SavedModel:
             self._variables_looked_for = True
         return self._variables
 
-    def _select(self, tag_set: Optional[Sequence[str]]):
+    def _select(self, tag_set: Sequence[str] | None) -> Any:
         graphs = list(self.proto.meta_graphs)
         if not graphs:
             raise DataLossError(f"{self.export_dir}: saved_model.pb holds no MetaGraph")
@@ -177,7 +178,7 @@ class SavedModel:
         return self.meta_graph.meta_info_def.tensorflow_version
 
     @property
-    def object_paths(self) -> Dict[str, str]:
+    def object_paths(self) -> dict[str, str]:
         """``{object path: checkpoint key}`` of the variables (TF2 SavedModels)."""
         if self._object_paths is None:
             self._object_paths = object_paths(self.variables) if self.variables is not None else {}
@@ -195,14 +196,14 @@ class SavedModel:
         if self._variables is not None:
             self._variables.close()
 
-    def __enter__(self) -> "SavedModel":
+    def __enter__(self) -> SavedModel:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def open(export_dir: "paths.PathLike", tag_set: Optional[Sequence[str]] = None) -> SavedModel:  # noqa: A001
+def open(export_dir: paths.PathLike, tag_set: Sequence[str] | None = None) -> SavedModel:  # noqa: A001
     """Opens a SavedModel directory; ``tag_set`` picks a MetaGraph (default:
     the only one, else the one tagged exactly ``serve``).
 
@@ -213,7 +214,7 @@ def open(export_dir: "paths.PathLike", tag_set: Optional[Sequence[str]] = None) 
     return SavedModel(export_dir, tag_set)
 
 
-def update_variables(export_dir: "paths.PathLike", updates: Mapping[str, Any], *, sync: bool = False) -> None:
+def update_variables(export_dir: paths.PathLike, updates: Mapping[str, Any], *, sync: bool = False) -> None:
     """Replaces some variables' values in a SavedModel, atomically.
 
     Keys are checkpoint keys or object paths (``blocks/0/kernel``). Each new
@@ -239,7 +240,7 @@ def update_variables(export_dir: "paths.PathLike", updates: Mapping[str, Any], *
     if reader is None:
         raise FileNotFoundError(f"{prefix}.index: no such file (the SavedModel has no variables)")
     with model:
-        resolved: Dict[str, Any] = {}
+        resolved: dict[str, Any] = {}
         for key_or_path, value in updates.items():
             key = model.resolve_key(key_or_path)
             want_dtype, want_shape = reader.dtype(key), reader.shape(key)
@@ -247,7 +248,8 @@ def update_variables(export_dir: "paths.PathLike", updates: Mapping[str, Any], *
             if dtype != want_dtype or tuple(array.shape) != tuple(want_shape):
                 raise ValueError(
                     f"{key_or_path!r}: new value is {dtype.name}{list(array.shape)}, "
-                    f"the variable is {want_dtype.name}{list(want_shape)}")
+                    f"the variable is {want_dtype.name}{list(want_shape)}"
+                )
             resolved[key] = array
         os.makedirs(staging)
         try:
@@ -263,7 +265,7 @@ def update_variables(export_dir: "paths.PathLike", updates: Mapping[str, Any], *
     replace_directory(staging, variables_dir)
 
 
-def _write_updated(reader: CheckpointReader, resolved: Dict[str, Any], prefix: str, sync: bool) -> None:
+def _write_updated(reader: CheckpointReader, resolved: dict[str, Any], prefix: str, sync: bool) -> None:
     """Copies `reader` to `prefix` in its data order, replacing `resolved`."""
     from .writer import Writer
 
@@ -279,7 +281,7 @@ def _write_updated(reader: CheckpointReader, resolved: Dict[str, Any], prefix: s
                 writer.copy_from(reader, key, shard=entry["shard_id"] if not entry["slices"] else None)
 
 
-def _position(reader: CheckpointReader, key: str) -> Tuple[int, int]:
+def _position(reader: CheckpointReader, key: str) -> tuple[int, int]:
     entry = reader.entry(key)
     if entry["slices"]:
         first = reader._core.slices(key)[0][1]
@@ -287,7 +289,7 @@ def _position(reader: CheckpointReader, key: str) -> Tuple[int, int]:
     return entry["shard_id"], entry["offset"]
 
 
-def _add_partitioned(writer, key: str, array, slices) -> None:
+def _add_partitioned(writer: Any, key: str, array: Any, slices: Any) -> None:
     """Writes a new value of a partitioned variable with its old slicing."""
     for extents in slices:
         spec = ":".join("-" if length < 0 else f"{start},{length}" for start, length in extents)
@@ -295,8 +297,9 @@ def _add_partitioned(writer, key: str, array, slices) -> None:
         writer.add_slice(key, array.shape, spec, array[region])
 
 
-def write_variables(export_dir: "paths.PathLike", tensors: Mapping[str, Any], *, num_shards: int = 1,
-                    sync: bool = False) -> str:
+def write_variables(
+    export_dir: paths.PathLike, tensors: Mapping[str, Any], *, num_shards: int = 1, sync: bool = False
+) -> str:
     """Writes ``export_dir/variables/variables.*`` from ``{key: array}``;
     returns the prefix.
 
@@ -308,5 +311,12 @@ def write_variables(export_dir: "paths.PathLike", tensors: Mapping[str, Any], *,
     return save(tensors, variables_prefix(export_dir), num_shards=num_shards, sync=sync)
 
 
-__all__ = ["SavedModel", "Signature", "TensorInfo", "open", "update_variables", "write_variables",
-           "variables_prefix"]
+__all__ = [
+    "SavedModel",
+    "Signature",
+    "TensorInfo",
+    "open",
+    "update_variables",
+    "variables_prefix",
+    "write_variables",
+]

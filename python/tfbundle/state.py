@@ -7,8 +7,10 @@ do, and always replaced atomically (temporary file, then rename).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import paths
 from ._fsutil import temp_name
@@ -17,11 +19,11 @@ from .errors import DataLossError
 STATE_FILENAME = "checkpoint"
 
 
-def _state_path(directory: "paths.PathLike", latest_filename: Optional[str]) -> str:
+def _state_path(directory: paths.PathLike, latest_filename: str | None) -> str:
     return os.path.join(os.fspath(directory), latest_filename or STATE_FILENAME)
 
 
-def get_checkpoint_state(checkpoint_dir: "paths.PathLike", latest_filename: Optional[str] = None) -> Optional[Any]:
+def get_checkpoint_state(checkpoint_dir: paths.PathLike, latest_filename: str | None = None) -> Any | None:
     """Reads ``checkpoint_dir/checkpoint``, like ``tf.train.get_checkpoint_state``.
 
     Returns a ``CheckpointState`` message (``model_checkpoint_path``,
@@ -42,7 +44,7 @@ def get_checkpoint_state(checkpoint_dir: "paths.PathLike", latest_filename: Opti
     directory = os.fspath(checkpoint_dir)
     path = _state_path(directory, latest_filename)
     try:
-        with open(path, "r", encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             text = f.read()
     except FileNotFoundError:
         return None
@@ -69,7 +71,7 @@ def checkpoint_exists(prefix: str) -> bool:
     return os.path.isfile(paths.index_path(prefix)) or bool(paths.v1_files(prefix))
 
 
-def latest_checkpoint(checkpoint_dir: "paths.PathLike", latest_filename: Optional[str] = None) -> Optional[str]:
+def latest_checkpoint(checkpoint_dir: paths.PathLike, latest_filename: str | None = None) -> str | None:
     """The newest checkpoint's prefix, like ``tf.train.latest_checkpoint``.
 
     Returns None when the directory has no (or an unreadable) state file or
@@ -106,21 +108,19 @@ def _atomic_write_text(path: str, text: str, sync: bool = False) -> None:
                 os.fsync(f.fileno())
         os.replace(temp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
-        except FileNotFoundError:
-            pass
         raise
 
 
 def update_checkpoint_state(
-    save_dir: "paths.PathLike",
+    save_dir: paths.PathLike,
     model_checkpoint_path: str,
-    all_model_checkpoint_paths: Optional[Sequence[str]] = None,
-    all_model_checkpoint_timestamps: Optional[Sequence[float]] = None,
-    last_preserved_timestamp: Optional[float] = None,
+    all_model_checkpoint_paths: Sequence[str] | None = None,
+    all_model_checkpoint_timestamps: Sequence[float] | None = None,
+    last_preserved_timestamp: float | None = None,
     save_relative_paths: bool = True,
-    latest_filename: Optional[str] = None,
+    latest_filename: str | None = None,
     sync: bool = False,
 ) -> None:
     """Writes ``save_dir/checkpoint`` atomically, like TensorFlow's
@@ -139,13 +139,11 @@ def update_checkpoint_state(
     from .proto import message_class
 
     directory = os.fspath(save_dir)
-    all_paths: List[str] = list(all_model_checkpoint_paths or [])
+    all_paths: list[str] = list(all_model_checkpoint_paths or [])
     if not all_paths or all_paths[-1] != model_checkpoint_path:
         all_paths.append(model_checkpoint_path)
     if all_model_checkpoint_timestamps is not None and len(all_model_checkpoint_timestamps) != len(all_paths):
-        raise ValueError(
-            f"{len(all_model_checkpoint_timestamps)} timestamps for {len(all_paths)} checkpoint paths"
-        )
+        raise ValueError(f"{len(all_model_checkpoint_timestamps)} timestamps for {len(all_paths)} checkpoint paths")
 
     def stored(p: str) -> str:
         if save_relative_paths and os.path.isabs(p):
@@ -167,4 +165,4 @@ def update_checkpoint_state(
     _atomic_write_text(path, text_format.MessageToString(state), sync=sync)
 
 
-__all__ = ["get_checkpoint_state", "update_checkpoint_state", "latest_checkpoint", "checkpoint_exists"]
+__all__ = ["checkpoint_exists", "get_checkpoint_state", "latest_checkpoint", "update_checkpoint_state"]

@@ -8,13 +8,15 @@ index into place.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import paths
+from ._arrays import c_contiguous
 from ._core import BundleWriter, encode_slice_key
 from ._fsutil import remove_stale_temporaries
-from ._arrays import c_contiguous
 from ._lazy import numpy as np
 from .dtypes import STRING, DType, _numpy_table, as_dtype, from_enum
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     import numpy
 
 
-def parse_slice_spec(spec: str, full_shape: Sequence[int]) -> List[Tuple[int, int]]:
+def parse_slice_spec(spec: str, full_shape: Sequence[int]) -> list[tuple[int, int]]:
     """Parses TensorFlow's slice syntax into ``[(start, length)]``, length -1
     for a whole dimension: one ``start,length`` or ``-`` per dimension,
     joined by ``:``.
@@ -76,7 +78,7 @@ def _is_string_sequence(value: Any) -> bool:
     return False
 
 
-def as_tensor(name: str, value: Any, dtype: Any = None) -> Tuple["numpy.ndarray", DType]:
+def as_tensor(name: str, value: Any, dtype: Any = None) -> tuple[numpy.ndarray, DType]:
     """Converts what :meth:`Writer.add` accepts to (C-ordered array, DType).
 
     Accepts numpy arrays (ml_dtypes types included), numpy and Python
@@ -145,7 +147,7 @@ class Writer:
         ...     w.add_slice("emb", (10, 4), "5,5:-", np.ones((5, 4), np.float32))
     """
 
-    def __init__(self, prefix: "paths.PathLike", num_shards: int = 1, sync: bool = False) -> None:
+    def __init__(self, prefix: paths.PathLike, num_shards: int = 1, sync: bool = False) -> None:
         self.prefix = os.fspath(prefix)
         self.sync = sync
         parent = os.path.dirname(self.prefix) or "."
@@ -153,7 +155,7 @@ class Writer:
         remove_stale_temporaries(parent)  # leftovers of killed writers
         self._core = BundleWriter(self.prefix, int(num_shards))
 
-    def add(self, name: str, value: Any, *, dtype: Any = None, shard: Optional[int] = None) -> None:
+    def add(self, name: str, value: Any, *, dtype: Any = None, shard: int | None = None) -> None:
         """Writes one tensor under ``name`` (any str or bytes except ``""``),
         to data file ``shard`` if given, else to the one with fewest bytes.
 
@@ -163,7 +165,7 @@ class Writer:
         arr, dt = as_tensor(name, value, dtype)
         self._add_array(name, arr, dt, -1 if shard is None else shard)
 
-    def _add_array(self, key: str, arr: "numpy.ndarray", dt: DType, shard: int = -1) -> None:
+    def _add_array(self, key: str, arr: numpy.ndarray, dt: DType, shard: int = -1) -> None:
         if dt == STRING:
             self._core.add_strings(key, arr.shape, arr.reshape(-1).tolist(), shard)
         else:
@@ -196,7 +198,9 @@ class Writer:
                 batch, held = [], 0
         self._core.add_batch(batch)
 
-    def add_slice(self, name: str, full_shape: Sequence[int], slice_spec: str, value: Any, *, dtype: Any = None) -> None:
+    def add_slice(
+        self, name: str, full_shape: Sequence[int], slice_spec: str, value: Any, *, dtype: Any = None
+    ) -> None:
         """Writes one slice of the partitioned variable ``name``, as TF1's
         ``partitioner=`` saves them. ``slice_spec`` is TensorFlow's syntax,
         e.g. ``"0,4:-"``; the slices must tile ``full_shape`` without
@@ -214,7 +218,7 @@ class Writer:
         self._add_array(encode_slice_key(name, extents), arr, dt)
         self._core.add_slice_of(name, dt.enum, full_shape, extents)
 
-    def copy_from(self, reader: Any, key: str, new_key: Optional[str] = None, *, shard: Optional[int] = None) -> None:
+    def copy_from(self, reader: Any, key: str, new_key: str | None = None, *, shard: int | None = None) -> None:
         """Copies a tensor from an open :class:`CheckpointReader` without
         decoding it: its checksum is verified, then its stored bytes are
         written unchanged (a partitioned variable brings all its slices).
@@ -248,17 +252,15 @@ class Writer:
             # Shards of an older checkpoint at this prefix with another count.
             for stale in paths.existing_data_paths(self.prefix):
                 if stale not in keep:
-                    try:
+                    with contextlib.suppress(FileNotFoundError):
                         os.unlink(stale)
-                    except FileNotFoundError:
-                        pass
         return self.prefix
 
     def abort(self) -> None:
         """Discards everything written so far."""
         self._core.abort()
 
-    def __enter__(self) -> "Writer":
+    def __enter__(self) -> Writer:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -268,7 +270,7 @@ class Writer:
             self.abort()
 
 
-def save(tensors: Mapping[str, Any], prefix: "paths.PathLike", *, num_shards: int = 1, sync: bool = False) -> str:
+def save(tensors: Mapping[str, Any], prefix: paths.PathLike, *, num_shards: int = 1, sync: bool = False) -> str:
     """Writes ``{name: array}`` as a V2 checkpoint and returns the prefix.
 
     Data is written in the mapping's order (as ``SaveV2`` writes its
@@ -283,4 +285,4 @@ def save(tensors: Mapping[str, Any], prefix: "paths.PathLike", *, num_shards: in
     return w.prefix
 
 
-__all__ = ["Writer", "save", "parse_slice_spec", "as_tensor"]
+__all__ = ["Writer", "as_tensor", "parse_slice_spec", "save"]

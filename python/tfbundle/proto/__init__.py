@@ -12,12 +12,12 @@ fields, so a parsed-and-reserialized message loses nothing.
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Any
 
 from .schema import ENUMS, SCHEMA
 
 _PACKAGE = "tfbundle.proto"
-_classes: Dict[str, type] = {}
+_classes: dict[str, type] = {}
 
 
 def _build() -> None:
@@ -26,9 +26,16 @@ def _build() -> None:
     fdp = descriptor_pb2.FileDescriptorProto(name="tfbundle/proto/tfbundle.proto", package=_PACKAGE, syntax="proto3")
     F = descriptor_pb2.FieldDescriptorProto
     scalar = {
-        "string": F.TYPE_STRING, "bytes": F.TYPE_BYTES, "double": F.TYPE_DOUBLE, "float": F.TYPE_FLOAT,
-        "int64": F.TYPE_INT64, "int32": F.TYPE_INT32, "uint64": F.TYPE_UINT64, "uint32": F.TYPE_UINT32,
-        "bool": F.TYPE_BOOL, "fixed32": F.TYPE_FIXED32,
+        "string": F.TYPE_STRING,
+        "bytes": F.TYPE_BYTES,
+        "double": F.TYPE_DOUBLE,
+        "float": F.TYPE_FLOAT,
+        "int64": F.TYPE_INT64,
+        "int32": F.TYPE_INT32,
+        "uint64": F.TYPE_UINT64,
+        "uint32": F.TYPE_UINT32,
+        "bool": F.TYPE_BOOL,
+        "fixed32": F.TYPE_FIXED32,
     }
 
     for enum_name, values in ENUMS.items():
@@ -36,7 +43,7 @@ def _build() -> None:
         for value_name, number in values:
             enum.value.add(name=value_name, number=number)
 
-    def set_type(field, type_name: str) -> None:
+    def set_type(field: Any, type_name: str) -> None:
         if type_name in scalar:
             field.type = scalar[type_name]
         elif type_name in ENUMS:
@@ -48,7 +55,7 @@ def _build() -> None:
 
     for name, fields in SCHEMA.items():
         msg = fdp.message_type.add(name=name)
-        oneofs: List[str] = []
+        oneofs: list[str] = []
         for spec in fields:
             field_name, number, label, type_name = spec[:4]
             f = msg.field.add(name=field_name, number=number, json_name=field_name)
@@ -91,7 +98,7 @@ def message_class(name: str) -> type:
     return _classes[name]
 
 
-def parse(name: str, data: bytes):
+def parse(name: str, data: bytes) -> Any:
     """Parses binary ``data`` as message ``name``; raises DataLossError.
 
     Example:
