@@ -593,6 +593,49 @@ PYBIND11_MODULE(_core, m) {
             r.read_into(k, info.ptr, static_cast<size_t>(info.size * info.itemsize), verify);
           },
           py::arg("key"), py::arg("dst"), py::arg("verify") = true)
+      .def_static(
+          "from_index",
+          [](const std::string& prefix, const py::bytes& index) {
+            const std::string bytes = index;
+            py::gil_scoped_release release;
+            return BundleReader::from_index(prefix, bytes);
+          },
+          py::arg("prefix"), py::arg("index"),
+          "A bundle from fetched index bytes; its payloads are fetched by the caller (payload_range, read_fetched).")
+      .def(
+          "payload_range",
+          [](const BundleReader& r, py::handle key) {
+            const PayloadRange p = r.payload_range(key_bytes(key));
+            return py::make_tuple(p.shard_id, p.offset, p.size);
+          },
+          py::arg("key"), "(shard_id, offset, size) of a non-partitioned entry's payload, checked.")
+      .def(
+          "read_fetched",
+          [](const BundleReader& r, py::handle key, const py::buffer& src, const py::buffer& dst, bool verify) {
+            const std::string k = key_bytes(key);
+            py::buffer_info in = src.request();
+            py::buffer_info out = writable_buffer(dst);
+            py::gil_scoped_release release;
+            r.read_fetched(
+                k, std::string_view(static_cast<const char*>(in.ptr), static_cast<size_t>(in.size * in.itemsize)),
+                out.ptr, static_cast<size_t>(out.size * out.itemsize), verify);
+          },
+          py::arg("key"), py::arg("src"), py::arg("dst"), py::arg("verify") = true,
+          "Checks fetched payload bytes of a fixed-size entry and copies them into dst, as read_into.")
+      .def(
+          "read_fetched_strings",
+          [](const BundleReader& r, py::handle key, const py::bytes& src, bool verify) {
+            const std::string k = key_bytes(key);
+            std::string bytes = src;
+            StringTensor t;
+            {
+              py::gil_scoped_release release;
+              t = r.read_fetched_strings(k, std::move(bytes), verify);
+            }
+            return bytes_list(t);
+          },
+          py::arg("key"), py::arg("src"), py::arg("verify") = true,
+          "The elements of a string or variant entry from fetched payload bytes, as read_strings.")
       .def("view",
            [](const BundleReader& r, py::handle key) {
              TensorView v = r.view(key_bytes(key));

@@ -81,25 +81,15 @@ BundleReader::BundleReader(std::string prefix) : prefix_(std::move(prefix)), ind
     bytes = copy;
   }
   load_index(bytes);
-  check_header_versions(header_, index_path_);
-  // One slot per shard an entry names (checked against num_shards when
-  // read): never sized by the header's claim alone.
-  int32_t max_shard = -1;
-  for (size_t i = 0; i < table_.size(); i++) {
-    if (!table_.partitioned(i) && table_.shard_id(i) < header_.num_shards) {
-      max_shard = std::max(max_shard, table_.shard_id(i));
-    }
-  }
-  shards_.resize(static_cast<size_t>(max_shard) + 1);
+}
 
-  // Hide the per-slice entries of partitioned variables, as TensorFlow does.
-  for (size_t i = 0; i < table_.size(); i++) {
-    if (!table_.partitioned(i)) continue;
-    for (const SliceExtents& slice : table_.slices(i)) {
-      const size_t at = table_.position(encode_slice_key(key(i), slice));
-      if (at < table_.size()) table_.set_hidden(at);
-    }
-  }
+std::unique_ptr<BundleReader> BundleReader::from_index(std::string prefix, std::string_view index_bytes) {
+  std::unique_ptr<BundleReader> reader(new BundleReader());
+  reader->prefix_ = std::move(prefix);
+  reader->index_path_ = reader->prefix_ + ".index";
+  reader->remote_ = true;
+  reader->load_index(index_bytes);
+  return reader;
 }
 
 void BundleReader::load_index(std::string_view bytes) {
@@ -124,6 +114,25 @@ void BundleReader::load_index(std::string_view bytes) {
     }
   });
   if (!seen_header) throw DataLoss(index_path_ + ": the index has no bundle header");
+  check_header_versions(header_, index_path_);
+  // One slot per shard an entry names (checked against num_shards when
+  // read): never sized by the header's claim alone.
+  int32_t max_shard = -1;
+  for (size_t i = 0; i < table_.size(); i++) {
+    if (!table_.partitioned(i) && table_.shard_id(i) < header_.num_shards) {
+      max_shard = std::max(max_shard, table_.shard_id(i));
+    }
+  }
+  shards_.resize(static_cast<size_t>(max_shard) + 1);
+
+  // Hide the per-slice entries of partitioned variables, as TensorFlow does.
+  for (size_t i = 0; i < table_.size(); i++) {
+    if (!table_.partitioned(i)) continue;
+    for (const SliceExtents& slice : table_.slices(i)) {
+      const size_t at = table_.position(encode_slice_key(key(i), slice));
+      if (at < table_.size()) table_.set_hidden(at);
+    }
+  }
 }
 
 std::string BundleReader::data_path(int32_t shard_id) const {
@@ -147,6 +156,8 @@ void BundleReader::fail(std::string_view key, const std::string& problem) const 
 }
 
 std::shared_ptr<MappedFile> BundleReader::shard(int32_t id) const {
+  if (remote_)
+    throw InvalidArgument(prefix_ + ": the data of a bundle opened from index bytes is fetched by the caller");
   std::lock_guard<std::mutex> lock(shards_mu_);
   auto& slot = shards_[static_cast<size_t>(id)];
   if (!slot) slot = MappedFile::open(data_path(id));
@@ -174,13 +185,12 @@ std::shared_ptr<MappedFile> BundleReader::locate(std::string_view key, int32_t s
   return file;
 }
 
-FixedPayload BundleReader::fixed_payload(size_t i) const {
+size_t BundleReader::fixed_size(size_t i) const {
   const std::string_view key = table_.key(i);
   if (table_.partitioned(i)) throw InvalidArgument("tensor " + quoted(key) + " is partitioned; read its slices");
-  FixedPayload p;
-  p.dtype = table_.dtype(i);
-  const int width = element_size(p.dtype);
-  if (width == 0) fail(key, "dtype " + std::to_string(p.dtype) + " is not a fixed-size type");
+  const int32_t dtype = table_.dtype(i);
+  const int width = element_size(dtype);
+  if (width == 0) fail(key, "dtype " + std::to_string(dtype) + " is not a fixed-size type");
   int64_t n = 1;
   for (size_t d = 0; d < table_.rank(i); d++) n *= table_.dims(i)[d];  // fits: checked when decoded
   const int64_t size = table_.size(i);
@@ -188,11 +198,17 @@ FixedPayload BundleReader::fixed_payload(size_t i) const {
     fail(key, "size " + std::to_string(size) + " does not match " + std::to_string(n) + " elements of " +
                   std::to_string(width) + " bytes");
   }
-  p.size = static_cast<size_t>(size);
+  return static_cast<size_t>(size);
+}
+
+FixedPayload BundleReader::fixed_payload(size_t i) const {
+  FixedPayload p;
+  p.dtype = table_.dtype(i);
+  p.size = fixed_size(i);
   p.offset = static_cast<uint64_t>(table_.offset(i));
   p.masked_crc = table_.masked_crc(i);
   p.has_crc = table_.has_crc(i);
-  if (size > 0) p.file = locate(key, table_.shard_id(i), p.offset, p.size);
+  if (p.size > 0) p.file = locate(table_.key(i), table_.shard_id(i), p.offset, p.size);
   return p;
 }
 
@@ -295,21 +311,73 @@ StringTensor BundleReader::read_strings(std::string_view key, bool verify) const
     out.owner = file;
     payload = file->bytes().substr(static_cast<size_t>(e.offset), static_cast<size_t>(e.size));
   } else {
-    out.buffer.resize(static_cast<size_t>(e.size));
-    file->read(static_cast<uint64_t>(e.offset), out.buffer.size(), out.buffer.data());
-    payload = out.buffer;
+    out.buffer = std::make_unique<std::string>(static_cast<size_t>(e.size), '\0');
+    file->read(static_cast<uint64_t>(e.offset), out.buffer->size(), out.buffer->data());
+    payload = *out.buffer;
   }
+  out.items = decode_string_payload(key, e, payload, verify, file->path()).items;
+  return out;
+}
+
+DecodedStrings BundleReader::decode_string_payload(std::string_view key, const BundleEntry& e, std::string_view payload,
+                                                   bool verify, const std::string& where) const {
   DecodedStrings decoded;
   try {
     decoded = e.dtype == kString ? decode_strings(payload, e.num_elements(), header_.big_endian, verify)
                                  : decode_variants(payload, e.num_elements());
   } catch (const DataLoss& err) {
-    throw DataLoss(file->path() + ": tensor " + quoted(key) + ": " + err.what());
+    throw DataLoss(where + ": tensor " + quoted(key) + ": " + err.what());
   }
   if (verify && (!e.has_crc || crc32c::mask(decoded.crc) != e.masked_crc)) {
-    throw DataLoss(file->path() + ": checksum mismatch for tensor " + quoted(key) + " (data corrupted)");
+    throw DataLoss(where + ": checksum mismatch for tensor " + quoted(key) + " (data corrupted)");
   }
-  out.items = std::move(decoded.items);
+  return decoded;
+}
+
+PayloadRange BundleReader::payload_range(std::string_view key) const {
+  const size_t i = find(key);
+  const BundleEntry e = table_.entry(i);
+  if (!e.slices.empty()) throw InvalidArgument("tensor " + quoted(key) + " is partitioned; read its slices");
+  if (e.dtype != kString && e.dtype != kVariant) fixed_size(i);
+  if (e.shard_id >= header_.num_shards) {
+    fail(key, "names data shard " + std::to_string(e.shard_id) + " but the bundle has " +
+                  std::to_string(header_.num_shards));
+  }
+  return PayloadRange{e.shard_id, static_cast<uint64_t>(e.offset), static_cast<uint64_t>(e.size)};
+}
+
+void BundleReader::check_fetched_length(std::string_view key, const BundleEntry& e, size_t fetched) const {
+  if (fetched == static_cast<uint64_t>(e.size)) return;
+  throw DataLoss(data_path(e.shard_id) + ": tensor " + quoted(key) + " spans bytes [" + std::to_string(e.offset) +
+                 ", " + std::to_string(e.offset + e.size) + ") but " + std::to_string(fetched) +
+                 " were read (truncated data file?)");
+}
+
+void BundleReader::read_fetched(std::string_view key, std::string_view src, void* dst, size_t n, bool verify) const {
+  const PayloadRange range = payload_range(key);
+  const size_t i = find(key);
+  check_fetched_length(key, table_.entry(i), src.size());
+  if (n != range.size) fail(key, "destination buffer has the wrong size");
+  if (n == 0) {
+    if (verify && !(table_.has_crc(i) && crc32c::mask(0) == table_.masked_crc(i))) {
+      fail(key, "checksum mismatch (empty tensor)");
+    }
+    return;
+  }
+  std::memcpy(dst, src.data(), n);
+  if (verify && !(table_.has_crc(i) && crc32c::mask(crc32c::value(dst, n)) == table_.masked_crc(i))) {
+    throw DataLoss(data_path(range.shard_id) + ": checksum mismatch for tensor " + quoted(key) + " (data corrupted)");
+  }
+  if (header_.big_endian) swap_in_place(dst, n, swap_unit(table_.dtype(i)));
+}
+
+StringTensor BundleReader::read_fetched_strings(std::string_view key, std::string src, bool verify) const {
+  const BundleEntry e = get(key);
+  if (e.dtype != kString && e.dtype != kVariant) fail(key, "is not a string or variant tensor");
+  check_fetched_length(key, e, src.size());
+  StringTensor out;
+  out.buffer = std::make_unique<std::string>(std::move(src));
+  out.items = decode_string_payload(key, e, *out.buffer, verify, data_path(e.shard_id)).items;
   return out;
 }
 

@@ -18,14 +18,17 @@
 #include "bundle_entry.h"
 #include "entry_table.h"
 #include "mapped_file.h"
+#include "tensor_strings.h"
 
 namespace tfbundle {
 
 // Bytes of a variable-length tensor: views into `owner`'s mapping, or into
-// `buffer` when the shard is not mapped.
+// `buffer` when the shard is not mapped. The buffer is on the heap behind a
+// pointer so that moving a StringTensor never moves the bytes `items` view
+// (a moved std::string may carry short contents inline).
 struct StringTensor {
   std::shared_ptr<MappedFile> owner;
-  std::string buffer;
+  std::unique_ptr<std::string> buffer;
   std::vector<std::string_view> items;
 };
 
@@ -47,6 +50,13 @@ struct FixedPayload {
   int32_t dtype = 0;
 };
 
+// Where a non-partitioned entry's payload lies: data shard and byte range.
+struct PayloadRange {
+  int32_t shard_id = 0;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+};
+
 // One tensor of a batch read: entry index, destination and its byte count.
 struct ReadRequest {
   size_t index;
@@ -58,6 +68,11 @@ class BundleReader {
  public:
   // Throws FileMissing if `prefix.index` does not exist, DataLoss if damaged.
   explicit BundleReader(std::string prefix);
+  // A bundle whose index bytes the caller fetched (from remote storage, say):
+  // `prefix` only names it in messages and data paths. Its data files are
+  // never opened: the caller fetches payload_range() and passes the bytes
+  // to read_fetched / read_fetched_strings.
+  static std::unique_ptr<BundleReader> from_index(std::string prefix, std::string_view index_bytes);
 
   const std::string& prefix() const { return prefix_; }
   const std::string& index_path() const { return index_path_; }
@@ -120,6 +135,18 @@ class BundleReader {
   // Checks the entry's checksum (and string structure); throws DataLoss.
   void verify(std::string_view key) const;
 
+  // The shard and byte range of a non-partitioned entry, after checking
+  // that the shard exists and, for fixed-size types, that the size agrees
+  // with the shape.
+  PayloadRange payload_range(std::string_view key) const;
+  // Copies fetched payload bytes `src` of a fixed-size entry into dst (n
+  // must equal its size), as read_into does: the fetched length, then the
+  // checksum when `verify`, are checked, and big-endian data is swapped.
+  void read_fetched(std::string_view key, std::string_view src, void* dst, size_t n, bool verify) const;
+  // Decodes fetched payload bytes of a string or variant entry (see
+  // read_strings); the result's items view `src`'s copy in its buffer.
+  StringTensor read_fetched_strings(std::string_view key, std::string src, bool verify) const;
+
  private:
   std::shared_ptr<MappedFile> shard(int32_t id) const;
   // Checks that the entry's bytes lie in its shard and returns the shard.
@@ -129,14 +156,24 @@ class BundleReader {
   // Throws DataLoss unless `crc` (of the payload's bytes) matches, when `verify`.
   void check_crc(size_t i, const FixedPayload& p, uint32_t crc, bool verify) const;
   [[noreturn]] void fail(std::string_view key, const std::string& problem) const;
-  // Decodes the index's entries into table_ and its header into header_.
+  BundleReader() = default;
+  // Decodes the index's entries into table_ and its header into header_,
+  // then checks versions, sizes the shard slots and hides slice entries.
   void load_index(std::string_view bytes);
+  // The size of fixed-size entry i, checked against its shape.
+  size_t fixed_size(size_t i) const;
+  // Decodes a string/variant payload; `where` names its file in errors.
+  DecodedStrings decode_string_payload(std::string_view key, const BundleEntry& e, std::string_view payload,
+                                       bool verify, const std::string& where) const;
+  // Throws DataLoss unless `fetched` bytes were fetched for an entry of `expected` bytes.
+  void check_fetched_length(std::string_view key, const BundleEntry& e, size_t fetched) const;
 
   std::string prefix_;
   std::string index_path_;
   BundleHeader header_;
   EntryTable table_;
 
+  bool remote_ = false;  // from_index: data files are fetched by the caller
   mutable std::mutex shards_mu_;
   mutable std::vector<std::shared_ptr<MappedFile>> shards_;
 };
