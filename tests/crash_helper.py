@@ -21,6 +21,8 @@ import tfbundle
 from tfbundle.edit import transform
 
 TENSORS = {f"layer_{i}/kernel": np.full((512, 512), i, np.float32) for i in range(24)}
+# Small enough that a preempted training loop saves many times per trial.
+SMALL = {f"layer_{i}/kernel": np.full((64, 64), i, np.float32) for i in range(8)}
 
 
 def run(op: str, directory: str) -> None:
@@ -32,6 +34,10 @@ def run(op: str, directory: str) -> None:
                 w.add(name, value)
     elif op == "manager":
         tfbundle.CheckpointManager(directory, max_to_keep=2).save(TENSORS)
+    elif op == "training":  # a preemptible job: (re)open its directory, save until killed
+        manager = tfbundle.CheckpointManager(directory, max_to_keep=3)
+        for _ in range(100_000):
+            manager.save(SMALL)
     elif op == "edit":
         transform(
             os.path.join(directory, "ckpt-1"), os.path.join(directory, "ckpt-1"), in_place=True, drop=[r"layer_0/"]

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import tfbundle
-from tests.crash_helper import TENSORS
+from tests.crash_helper import SMALL, TENSORS
 from tests.helpers import varint
 from tests.snappy_tables import rewrite_file
 
@@ -178,6 +178,47 @@ def tiny_v1(tf, tmp_path_factory):
         with v1.Session(graph=g) as sess:
             sess.run(v1.global_variables_initializer())
             return v1.train.Saver(write_version=v1.train.SaverDef.V1).save(sess, str(directory / "v1.ckpt"))
+
+
+def test_preempted_training_loop_leaks_nothing(tmp_path):
+    """A CheckpointManager(max_to_keep=3) loop SIGKILLed 40 times at seeded
+    random moments and restarted each time, as a preemptible job is: the
+    next manager removes dead writers' temporaries and orphan data files and
+    adopts untracked complete checkpoints, so after one more save the
+    directory holds exactly three intact checkpoints and the state file."""
+    rng = random.Random("preempted-training")
+    directory = tmp_path / "run"
+    directory.mkdir()
+    helper = subprocess.Popen(
+        [sys.executable, str(HELPER)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
+    try:
+        for _ in range(40):
+            helper.stdin.write(f"training {directory} {rng.uniform(0.05, 0.5)}\n")
+            helper.stdin.flush()
+            assert helper.stdout.readline().strip() == "killed"
+    finally:
+        helper.stdin.close()
+        helper.wait(timeout=30)
+    manager = tfbundle.CheckpointManager(directory, max_to_keep=3)
+    left = os.listdir(directory)
+    assert not [f for f in left if ".tfbundle-tmp." in f], left
+    for name in left:
+        if ".data-" in name:
+            assert name.split(".data-")[0] + ".index" in left, f"orphan data file {name}"
+    latest = manager.save(SMALL)
+    kept = sorted(f[: -len(".index")] for f in os.listdir(directory) if f.endswith(".index"))
+    assert len(kept) == 3, kept
+    assert kept == sorted(os.path.basename(p) for p in manager.checkpoints)
+    assert tfbundle.latest_checkpoint(directory) == latest
+    expected = {"checkpoint"} | {f"{k}.index" for k in kept} | {f"{k}.data-00000-of-00001" for k in kept}
+    assert set(os.listdir(directory)) == expected
+    for name in kept:
+        _checkpoint_values(directory / name)
 
 
 @pytest.mark.parametrize("which", ["index", "data", "snappy_index", "v1", "snappy_v1"])

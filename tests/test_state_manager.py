@@ -131,7 +131,7 @@ def test_manager_order_of_operations(tmp_path, monkeypatch):
     seen = []
     real_delete = manager_module.delete_checkpoint_files
 
-    def checking_delete(prefix):
+    def checking_delete(prefix, **options):
         state = tfbundle.get_checkpoint_state(tmp_path)
         seen.append(
             (
@@ -141,7 +141,7 @@ def test_manager_order_of_operations(tmp_path, monkeypatch):
                 os.path.exists(state.model_checkpoint_path + ".index"),
             )
         )
-        real_delete(prefix)
+        real_delete(prefix, **options)
 
     monkeypatch.setattr(manager_module, "delete_checkpoint_files", checking_delete)
     mgr.save({"x": np.ones(1)})

@@ -110,7 +110,7 @@ def remove_stale_temporaries(directory: str, foreign_older_than: float = 24 * 36
         try:
             age = now - os.path.getmtime(path)
             if owner is not None and owner[0] == host:
-                stale = not _process_alive(owner[1])
+                stale = not process_alive(owner[1])
             elif owner is not None or is_foreign_temporary(path):
                 stale = age >= foreign_older_than
             else:
@@ -123,7 +123,7 @@ def remove_stale_temporaries(directory: str, foreign_older_than: float = 24 * 36
     return removed
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:

@@ -9,7 +9,7 @@ the types ``tf.train.load_checkpoint`` returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import paths
@@ -18,6 +18,8 @@ from ._lazy import numpy as np
 from .dtypes import DType, from_enum, numpy_dtypes_by_enum
 from .errors import DataLossError
 from .locate import resolve
+from .remote import is_url, local_path
+from .remote_bundle import RemoteBundle
 
 _numpy_dtypes_registered = False
 
@@ -41,20 +43,30 @@ class CheckpointReader:
 
     ``path`` may be a prefix, its ``.index`` or a ``.data-*`` file, a V1
     file or pattern, a ``pathlib.Path``, or a directory (see
-    :func:`tfbundle.locate.resolve`). Keys of partitioned variables' slices are
-    hidden, as TensorFlow hides them; the variable itself reads back whole.
-    Safe to share between threads.
+    :func:`tfbundle.locate.resolve`). It may also be a URL of any fsspec
+    filesystem (``s3://``, ``gs://``, ``https://``, ``memory://``; options
+    such as credentials in ``storage_options``): opening fetches the index,
+    each tensor exactly its byte range (see :mod:`tfbundle.remote_bundle`).
+    Keys of partitioned variables' slices are hidden, as TensorFlow hides
+    them; the variable itself reads back whole. Safe to share between threads.
 
     Example:
         >>> with CheckpointReader("model.ckpt-20") as ckpt:     # doctest: +SKIP
         ...     kernel = ckpt.get_tensor("dense/kernel")
     """
 
-    def __init__(self, path: paths.PathLike) -> None:
-        location = resolve(path)
-        self._prefix = location.prefix
-        self._version = location.version
-        self._core: Any = V1Reader(location.files) if location.version == 1 else BundleReader(location.prefix)
+    def __init__(self, path: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> None:
+        path = local_path(path)
+        self._core: Any
+        if is_url(path):
+            self._core = RemoteBundle.open(str(path), storage_options)
+            self._prefix = self._core.prefix
+            self._version = 2
+        else:
+            location = resolve(path)
+            self._prefix = location.prefix
+            self._version = location.version
+            self._core = V1Reader(location.files) if location.version == 1 else BundleReader(location.prefix)
         self._keys: list[str] | None = None
         self._key_set: frozenset | None = None
 
@@ -443,23 +455,28 @@ def as_array(value: Any) -> numpy.ndarray:
     return np.asarray(value)
 
 
-def open(path: paths.PathLike) -> CheckpointReader:  # noqa: A001 - mirrors h5py.File/safetensors safe_open
+def open(  # noqa: A001 - mirrors h5py.File/safetensors safe_open
+    path: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None
+) -> CheckpointReader:
     """Opens a checkpoint for reading; use as a context manager or not.
 
     Example:
         >>> import tfbundle
         >>> with tfbundle.open("model.ckpt-20") as ckpt:          # doctest: +SKIP
         ...     print(ckpt.keys())
+        >>> ckpt = tfbundle.open("s3://bucket/run/ckpt-10", storage_options={"anon": True})  # doctest: +SKIP
     """
-    return CheckpointReader(path)
+    return CheckpointReader(path, storage_options=storage_options)
 
 
-def load_checkpoint(path: paths.PathLike) -> CheckpointReader:
+def load_checkpoint(path: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> CheckpointReader:
     """Same as :func:`open`; named like ``tf.train.load_checkpoint``."""
-    return CheckpointReader(path)
+    return CheckpointReader(path, storage_options=storage_options)
 
 
-def load(path: paths.PathLike, *, verify: bool = True) -> dict[str, numpy.ndarray]:
+def load(
+    path: paths.PathLike, *, verify: bool = True, storage_options: Mapping[str, Any] | None = None
+) -> dict[str, numpy.ndarray]:
     """Reads every tensor into a dict of new numpy arrays (0-d arrays for
     scalars, as safetensors and ``np.savez`` expect; ``get_tensor`` gives
     TensorFlow's scalar types instead).
@@ -467,23 +484,25 @@ def load(path: paths.PathLike, *, verify: bool = True) -> dict[str, numpy.ndarra
     Example:
         >>> weights = tfbundle.load("model.ckpt-20")             # doctest: +SKIP
     """
-    with CheckpointReader(path) as ckpt:
+    with CheckpointReader(path, storage_options=storage_options) as ckpt:
         return ckpt._read_all(verify)
 
 
-def list_variables(path: paths.PathLike) -> list[tuple[str, list[int]]]:
+def list_variables(
+    path: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None
+) -> list[tuple[str, list[int]]]:
     """``[(name, shape)]`` sorted by name, like ``tf.train.list_variables``.
 
     Example:
         >>> tfbundle.list_variables("model.ckpt-20")             # doctest: +SKIP
         [('dense/bias', [10]), ('dense/kernel', [784, 10])]
     """
-    with CheckpointReader(path) as ckpt:
+    with CheckpointReader(path, storage_options=storage_options) as ckpt:
         shapes = ckpt.get_variable_to_shape_map()
     return sorted(shapes.items())
 
 
-def load_variable(path: paths.PathLike, name: str) -> Any:
+def load_variable(path: paths.PathLike, name: str, *, storage_options: Mapping[str, Any] | None = None) -> Any:
     """One tensor's value, like ``tf.train.load_variable`` (and of the same
     type: see :meth:`CheckpointReader.get_tensor`). A trailing ``:0`` on the
     name is ignored, as TensorFlow ignores it.
@@ -494,7 +513,7 @@ def load_variable(path: paths.PathLike, name: str) -> Any:
     """
     if name.endswith(":0"):
         name = name[:-2]
-    with CheckpointReader(path) as ckpt:
+    with CheckpointReader(path, storage_options=storage_options) as ckpt:
         return ckpt.get_tensor(name)
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import paths
+from . import paths, remote
 from ._fsutil import temp_name
 from .errors import DataLossError
 
@@ -23,7 +23,12 @@ def _state_path(directory: paths.PathLike, latest_filename: str | None) -> str:
     return os.path.join(os.fspath(directory), latest_filename or STATE_FILENAME)
 
 
-def get_checkpoint_state(checkpoint_dir: paths.PathLike, latest_filename: str | None = None) -> Any | None:
+def get_checkpoint_state(
+    checkpoint_dir: paths.PathLike,
+    latest_filename: str | None = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Any | None:
     """Reads ``checkpoint_dir/checkpoint``, like ``tf.train.get_checkpoint_state``.
 
     Returns a ``CheckpointState`` message (``model_checkpoint_path``,
@@ -31,6 +36,8 @@ def get_checkpoint_state(checkpoint_dir: paths.PathLike, latest_filename: str | 
     ``last_preserved_timestamp``) whose relative paths are joined onto
     ``checkpoint_dir``, or None when there is no state file. A malformed file,
     or one that names no checkpoint, raises DataLossError naming it.
+    ``checkpoint_dir`` may be a URL (``s3://...``; see :mod:`tfbundle.remote`),
+    with fsspec ``storage_options``.
 
     Example:
         >>> state = get_checkpoint_state("runs/exp1")          # doctest: +SKIP
@@ -41,11 +48,15 @@ def get_checkpoint_state(checkpoint_dir: paths.PathLike, latest_filename: str | 
 
     from .proto import message_class
 
-    directory = os.fspath(checkpoint_dir)
-    path = _state_path(directory, latest_filename)
+    directory = os.fspath(remote.local_path(checkpoint_dir))
+    url = remote.is_url(directory)
+    path = remote.join(directory, latest_filename or STATE_FILENAME) if url else _state_path(directory, latest_filename)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        if url:
+            text = remote.Store.for_url(path, storage_options).cat(path).decode("utf-8")
+        else:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
     except FileNotFoundError:
         return None
     except UnicodeDecodeError as e:
@@ -57,43 +68,65 @@ def get_checkpoint_state(checkpoint_dir: paths.PathLike, latest_filename: str | 
         raise DataLossError(f"{path}: malformed checkpoint state file: {e}") from None
     if not state.model_checkpoint_path:
         raise DataLossError(f"{path}: checkpoint state file names no model_checkpoint_path")
-    if not os.path.isabs(state.model_checkpoint_path):
-        state.model_checkpoint_path = os.path.join(directory, state.model_checkpoint_path)
+    state.model_checkpoint_path = _joined(directory, state.model_checkpoint_path)
     for i, p in enumerate(state.all_model_checkpoint_paths):
-        if not os.path.isabs(p):
-            state.all_model_checkpoint_paths[i] = os.path.join(directory, p)
+        state.all_model_checkpoint_paths[i] = _joined(directory, p)
     return state
 
 
-def checkpoint_exists(prefix: str) -> bool:
+def _joined(directory: str, path: str) -> str:
+    """A state file's path as TensorFlow resolves it: relative ones against
+    the directory (for a URL directory, local absolute paths too: the job
+    that wrote them ran elsewhere)."""
+    if remote.is_url(directory):
+        return (
+            path
+            if remote.is_url(path)
+            else remote.join(directory, os.path.basename(path) if os.path.isabs(path) else path)
+        )
+    return path if os.path.isabs(path) else os.path.join(directory, path)
+
+
+def checkpoint_exists(prefix: str, *, storage_options: Mapping[str, Any] | None = None) -> bool:
     """True if a V2 checkpoint (``prefix.index``) or a V1 checkpoint (the file
-    ``prefix``, or files matching it as a pattern, or its shards) exists."""
+    ``prefix``, or files matching it as a pattern, or its shards) exists; for
+    a URL, if its ``.index`` object exists."""
+    if remote.is_url(prefix):
+        index = paths.index_path(prefix)
+        return remote.Store.for_url(index, storage_options).exists(index)
     return os.path.isfile(paths.index_path(prefix)) or bool(paths.v1_files(prefix))
 
 
-def latest_checkpoint(checkpoint_dir: paths.PathLike, latest_filename: str | None = None) -> str | None:
+def latest_checkpoint(
+    checkpoint_dir: paths.PathLike,
+    latest_filename: str | None = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> str | None:
     """The newest checkpoint's prefix, like ``tf.train.latest_checkpoint``.
 
     Returns None when the directory has no (or an unreadable) state file or
     the checkpoint it names does not exist. When the named path is missing
     but a checkpoint of the same basename sits in ``checkpoint_dir`` (the
-    directory was moved), that one is returned.
+    directory was moved), that one is returned. ``checkpoint_dir`` may be a URL.
 
     Example:
         >>> latest_checkpoint("runs/exp1")                      # doctest: +SKIP
         'runs/exp1/ckpt-3'
     """
     try:
-        state = get_checkpoint_state(checkpoint_dir, latest_filename)
+        state = get_checkpoint_state(checkpoint_dir, latest_filename, storage_options=storage_options)
     except DataLossError:
         return None  # TensorFlow logs and returns None here too
     if state is None:
         return None
     path = state.model_checkpoint_path
-    if checkpoint_exists(path):
+    if checkpoint_exists(path, storage_options=storage_options):
         return path
-    moved = os.path.join(os.fspath(checkpoint_dir), os.path.basename(path))
-    if checkpoint_exists(moved):
+    directory = os.fspath(remote.local_path(checkpoint_dir))
+    join = remote.join if remote.is_url(directory) else os.path.join
+    moved = join(directory, os.path.basename(path.rstrip("/")))
+    if moved != path and checkpoint_exists(moved, storage_options=storage_options):
         return moved
     return None
 
@@ -122,13 +155,16 @@ def update_checkpoint_state(
     save_relative_paths: bool = True,
     latest_filename: str | None = None,
     sync: bool = False,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> None:
     """Writes ``save_dir/checkpoint`` atomically, like TensorFlow's
     ``update_checkpoint_state`` (but relative paths by default, as TF2 does).
 
     ``all_model_checkpoint_paths`` lists checkpoints oldest first; the model
     path is appended when it is not last. Timestamps, when given, must match
-    the paths one to one.
+    the paths one to one. ``save_dir`` may be a URL (the object is replaced
+    whole, as object stores do).
 
     Example:
         >>> update_checkpoint_state("runs/exp1", "runs/exp1/ckpt-3",
@@ -138,14 +174,19 @@ def update_checkpoint_state(
 
     from .proto import message_class
 
-    directory = os.fspath(save_dir)
+    directory = os.fspath(remote.local_path(save_dir))
     all_paths: list[str] = list(all_model_checkpoint_paths or [])
     if not all_paths or all_paths[-1] != model_checkpoint_path:
         all_paths.append(model_checkpoint_path)
     if all_model_checkpoint_timestamps is not None and len(all_model_checkpoint_timestamps) != len(all_paths):
         raise ValueError(f"{len(all_model_checkpoint_timestamps)} timestamps for {len(all_paths)} checkpoint paths")
 
+    url = remote.is_url(directory)
+
     def stored(p: str) -> str:
+        if url:  # names inside the directory are stored relative to it
+            inside = directory.rstrip("/") + "/"
+            return p[len(inside) :] if save_relative_paths and p.startswith(inside) else p
         if save_relative_paths and os.path.isabs(p):
             return os.path.relpath(p, directory)
         if not os.path.isabs(directory) and not os.path.isabs(p):
@@ -159,6 +200,13 @@ def update_checkpoint_state(
     )
     if last_preserved_timestamp is not None:
         state.last_preserved_timestamp = last_preserved_timestamp
+    if url:  # an object store writes a whole object at once: no temporary needed
+        path = remote.join(directory, latest_filename or STATE_FILENAME)
+        if remote.join(directory, state.model_checkpoint_path) == path:
+            raise ValueError(f"save path {model_checkpoint_path!r} conflicts with the checkpoint state file {path!r}")
+        store = remote.Store.for_url(path, storage_options)
+        store.put_bytes(path, text_format.MessageToString(state).encode("utf-8"))
+        return
     path = _state_path(directory, latest_filename)
     if os.path.abspath(path) == os.path.abspath(os.path.join(directory, state.model_checkpoint_path)):
         raise ValueError(f"save path {model_checkpoint_path!r} conflicts with the checkpoint state file {path!r}")

@@ -19,6 +19,7 @@ from ._core import BundleWriter, encode_slice_key
 from ._fsutil import remove_stale_temporaries
 from ._lazy import numpy as np
 from .dtypes import STRING, DType, _numpy_table, as_dtype, from_enum
+from .remote import Upload, is_url, local_path
 
 # Writer.add_all hands numeric tensors to the core in windows of this many bytes.
 _BATCH_BYTES = 512 * 2**20
@@ -139,6 +140,10 @@ class Writer:
     files, each tensor going to the one with the fewest bytes so far.
     ``sync=True`` fsyncs the files and their directory before ``close``
     returns. Missing parent directories are created, as TensorFlow does.
+    ``prefix`` may be a URL (``s3://...``, with fsspec ``storage_options``):
+    the bundle is staged in a local temporary directory and uploaded on
+    ``close``, data objects first and the index last (see
+    :class:`tfbundle.remote.Upload`).
 
     Example:
         >>> with Writer("out/model.ckpt-1") as w:                  # doctest: +SKIP
@@ -147,13 +152,27 @@ class Writer:
         ...     w.add_slice("emb", (10, 4), "5,5:-", np.ones((5, 4), np.float32))
     """
 
-    def __init__(self, prefix: paths.PathLike, num_shards: int = 1, sync: bool = False) -> None:
+    def __init__(
+        self,
+        prefix: paths.PathLike,
+        num_shards: int = 1,
+        sync: bool = False,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        prefix = local_path(prefix)
         self.prefix = os.fspath(prefix)
         self.sync = sync
-        parent = os.path.dirname(self.prefix) or "."
-        os.makedirs(parent, exist_ok=True)
-        remove_stale_temporaries(parent)  # leftovers of killed writers
-        self._core = BundleWriter(self.prefix, int(num_shards))
+        self._upload: Upload | None = None
+        if is_url(self.prefix):  # staged locally, uploaded on close (see tfbundle.remote.Upload)
+            self._upload = Upload(self.prefix, storage_options)
+            local = self._upload.local_prefix
+        else:
+            local = self.prefix
+            parent = os.path.dirname(local) or "."
+            os.makedirs(parent, exist_ok=True)
+            remove_stale_temporaries(parent)  # leftovers of killed writers
+        self._core = BundleWriter(local, int(num_shards))
 
     def add(self, name: str, value: Any, *, dtype: Any = None, shard: int | None = None) -> None:
         """Writes one tensor under ``name`` (any str or bytes except ``""``),
@@ -248,6 +267,10 @@ class Writer:
         """Commits the checkpoint and returns its prefix. Idempotent."""
         if not self._core.finished:
             self._core.finish(self.sync)
+            if self._upload is not None:
+                upload, self._upload = self._upload, None
+                upload.commit(self._core.data_paths(), paths.index_path(upload.local_prefix))
+                return self.prefix
             keep = set(self._core.data_paths())
             # Shards of an older checkpoint at this prefix with another count.
             for stale in paths.existing_data_paths(self.prefix):
@@ -259,6 +282,9 @@ class Writer:
     def abort(self) -> None:
         """Discards everything written so far."""
         self._core.abort()
+        if self._upload is not None:
+            self._upload.discard()
+            self._upload = None
 
     def __enter__(self) -> Writer:
         return self
@@ -270,7 +296,14 @@ class Writer:
             self.abort()
 
 
-def save(tensors: Mapping[str, Any], prefix: paths.PathLike, *, num_shards: int = 1, sync: bool = False) -> str:
+def save(
+    tensors: Mapping[str, Any],
+    prefix: paths.PathLike,
+    *,
+    num_shards: int = 1,
+    sync: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+) -> str:
     """Writes ``{name: array}`` as a V2 checkpoint and returns the prefix.
 
     Data is written in the mapping's order (as ``SaveV2`` writes its
@@ -280,7 +313,7 @@ def save(tensors: Mapping[str, Any], prefix: paths.PathLike, *, num_shards: int 
         >>> tfbundle.save({"w": np.ones((2, 2), np.float32)}, "out/ckpt-1")  # doctest: +SKIP
         'out/ckpt-1'
     """
-    with Writer(prefix, num_shards=num_shards, sync=sync) as w:
+    with Writer(prefix, num_shards=num_shards, sync=sync, storage_options=storage_options) as w:
         w.add_all(tensors)
     return w.prefix
 
