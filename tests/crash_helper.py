@@ -10,6 +10,7 @@ process without TensorFlow's threads.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -35,7 +36,9 @@ def run(op: str, directory: str) -> None:
     elif op == "manager":
         tfbundle.CheckpointManager(directory, max_to_keep=2).save(TENSORS)
     elif op == "training":  # a preemptible job: (re)open its directory, save until killed
-        manager = tfbundle.CheckpointManager(directory, max_to_keep=3)
+        # A URL directory's storage options come from the environment (JSON).
+        options = json.loads(os.environ.get("TFBUNDLE_TEST_STORAGE_OPTIONS", "{}"))
+        manager = tfbundle.CheckpointManager(directory, max_to_keep=3, storage_options=options)
         for _ in range(100_000):
             manager.save(SMALL)
     elif op == "edit":
