@@ -178,6 +178,7 @@ def test_http_moves_only_the_bytes_needed(http_server, http_root):
     block = np.ones(16 << 20, dtype=np.float32)  # 64 MiB, written 16 times
     tensors = {f"layer{i:02d}/kernel": block for i in range(16)}
     tensors["small/4mib"] = np.arange(1 << 20, dtype=np.float32)
+    tensors["table"] = np.arange(1 << 20, dtype=np.float32).reshape(1024, 1024)
     tensors.update({f"bias/{i:03d}": np.full(100, i, np.float32) for i in range(200)})
     local = http_root / "big"
     tfbundle.save(tensors, local / "ckpt")
@@ -197,6 +198,14 @@ def test_http_moves_only_the_bytes_needed(http_server, http_root):
         assert_same_array(value, tensors["small/4mib"])
         assert len(counters.requests) == 1, counters.requests
         assert counters.bytes == 4 << 20
+        counters.reset()
+        rows = ckpt.get_slice("table")[10:20, ::3]  # 10 rows of 4 KiB: only those move
+        assert_same_array(rows, tensors["table"][10:20, ::3])
+        assert len(counters.requests) == 1, counters.requests
+        assert counters.bytes == 10 * 4096
+        assert_same_array(ckpt.get_slice("table")[-1], tensors["table"][-1])
+        assert_same_array(ckpt.get_slice("table")[..., 5], tensors["table"][..., 5])
+        assert ckpt.get_slice("table")[7:7].shape == (0, 1024)
         counters.reset()
         biases = ckpt._core.read_many([f"bias/{i:03d}" for i in range(200)])
         assert len(counters.requests) == 1, counters.requests  # 200 neighbours, one block
@@ -381,3 +390,27 @@ def test_preempted_training_loop_at_a_url_leaks_nothing(s3_server):
     for prefix in kept:
         with tfbundle.open(prefix, storage_options=s3_server.options) as ckpt:
             ckpt.verify()
+
+
+def test_saved_model_and_convert_from_a_url(tf, saved_model, tmp_path, writable):
+    url = writable.put_files(_files(saved_model), saved_model, "sm")
+    local = tfbundle.saved_model.open(saved_model)
+    with tfbundle.saved_model.open(url, storage_options=writable.options) as model:
+        assert model.tags == local.tags
+        assert list(model.signatures) == list(local.signatures)
+        assert model.object_paths == local.object_paths
+        for key in local.variables.keys():
+            assert_same_array(model.variables.get_tensor(key), local.variables.get_tensor(key), key)
+    # A URL checkpoint converted to a local one and to safetensors; the copy
+    # keeps the stored bytes (TensorFlow restores it).
+    src = f"{url}/variables/variables"
+    from tfbundle.convert import convert
+
+    out = convert(src, tmp_path / "copy" / "ckpt", storage_options=writable.options)
+    theirs = tf.train.load_checkpoint(str(saved_model / "variables" / "variables"))
+    copied = tf.train.load_checkpoint(out)
+    for key in theirs.get_variable_to_shape_map():
+        assert_same_array(copied.get_tensor(key), theirs.get_tensor(key), key)
+    with pytest.warns(UserWarning, match="cannot store"):  # the object graph is a string
+        st = convert(src, tmp_path / "weights.safetensors", storage_options=writable.options)
+    assert Path(st).stat().st_size > 0

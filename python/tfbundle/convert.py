@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 import zipfile
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from . import paths, safetensors_io
@@ -114,8 +115,11 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def open_source(path: paths.PathLike, fmt: str | None = None) -> Any:
-    """Opens anything :func:`convert` reads, as a tensor source.
+def open_source(
+    path: paths.PathLike, fmt: str | None = None, *, storage_options: Mapping[str, Any] | None = None
+) -> Any:
+    """Opens anything :func:`convert` reads, as a tensor source (checkpoints
+    also at URLs).
 
     Example:
         >>> src = open_source("model.safetensors")                 # doctest: +SKIP
@@ -132,7 +136,7 @@ def open_source(path: paths.PathLike, fmt: str | None = None) -> Any:
         from .graph import ConstSource
 
         return ConstSource(p)
-    return CheckpointReader(p)
+    return CheckpointReader(p, storage_options=storage_options)
 
 
 def convert(
@@ -143,6 +147,7 @@ def convert(
     src_format: str | None = None,
     dst_format: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> str:
     """Converts ``src`` to ``dst``; formats come from the file names unless
     given (``checkpoint``, ``safetensors``, ``npz``; sources also ``h5`` and
@@ -152,7 +157,8 @@ def convert(
     names them: strings in safetensors or npz, and in npz every dtype that
     ``np.load`` cannot read back as itself (bfloat16, the float8 types,
     int4/int2, float4; pass ``dtype="float32"`` to keep the floating ones).
-    Returns the destination path.
+    A checkpoint source, and a checkpoint destination, may be URLs (fsspec
+    ``storage_options``). Returns the destination path.
 
     Example:
         >>> convert("bert/model.ckpt-100000", "bert.safetensors", dtype="bfloat16")  # doctest: +SKIP
@@ -160,7 +166,7 @@ def convert(
     """
     target = as_dtype(dtype) if dtype is not None else None
     out_format = dst_format or detect_format(dst, for_output=True)
-    source = open_source(src, src_format)
+    source = open_source(src, src_format, storage_options=storage_options)
     try:
         names = source.keys()
         plan: list[tuple[str, DType, tuple[int, ...], bool]] = []
@@ -179,7 +185,7 @@ def convert(
 
         dst_path = os.fspath(dst)
         if out_format == "checkpoint":
-            with Writer(paths.strip_file_suffix(dst_path)) as writer:
+            with Writer(paths.strip_file_suffix(dst_path), storage_options=storage_options) as writer:
                 for i, (name, dt, _shape, cast) in enumerate(plan, 1):
                     if isinstance(source, CheckpointReader) and not cast:
                         writer.copy_from(source, name)

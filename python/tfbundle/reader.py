@@ -343,9 +343,11 @@ class TensorSlice:
     """A lazy view of one tensor (h5py-dataset style): ``shape``, ``dtype``,
     and numpy indexing that reads only the bytes it needs.
 
-    On a memory-mapped shard a selection touches only the pages it covers
-    (and so is not checksum-verified); a partitioned variable reads only the
-    slices that intersect the selection. ``np.asarray(s)`` reads everything.
+    On a memory-mapped shard a selection touches only the pages it covers,
+    and at a URL it fetches only the rows (first dimension) it covers; either
+    way it is not checksum-verified (the checksum covers the whole tensor).
+    A partitioned variable reads only the slices that intersect the
+    selection. ``np.asarray(s)`` reads everything, verified.
 
     Example:
         >>> rows = ckpt.get_slice("embeddings")[10:20, ::2]      # doctest: +SKIP
@@ -382,6 +384,16 @@ class TensorSlice:
         if self._partitioned:
             return self._partitioned_getitem(index)
         reader = self._reader
+        rows = getattr(reader._core, "read_rows", None)  # a remote bundle: fetch only the rows needed
+        if rows is not None and self.ndim and not self.dtype.is_variable_length:
+            parts = _normalize_index(index, self.ndim)
+            if parts is not None:
+                picks = np.arange(self.shape[0])[parts[0]]  # IndexError for an int out of range, as numpy
+                lo = int(np.min(picks)) if picks.size else 0
+                hi = int(np.max(picks)) + 1 if picks.size else 0
+                block = rows(self.name, lo, hi).view(self.dtype.numpy_dtype).reshape((hi - lo, *self.shape[1:]))
+                first = picks - lo if isinstance(parts[0], slice) else int(picks) - lo
+                return np.array(block[(first, *parts[1:])], copy=True)
         if not self.dtype.is_variable_length and reader._core.verbatim:
             try:
                 view = reader.get_tensor(self.name, copy=False)

@@ -94,6 +94,38 @@ class RemoteBundle:
         """The stored bytes (fetched, not verified) as a read-only array."""
         return np.frombuffer(self._fetch(key), dtype=np.uint8)
 
+    def read_rows(self, key: str, start: int, stop: int) -> Any:
+        """Rows [start, stop) of a fixed-size tensor's first dimension, fetched
+        alone and not verified (the checksum covers the whole tensor), as a
+        read-only uint8 array in file byte order."""
+        shard, offset, size = self._core.payload_range(key)
+        rows = self._core.info(key)[1][0]
+        if not 0 <= start <= stop <= rows:
+            raise IndexError(f"rows [{start}, {stop}) of {key!r}, which has {rows}")
+        row_bytes = size // rows if rows else 0
+        begin, end = offset + start * row_bytes, offset + stop * row_bytes
+        data = self._store.cat_range(self._data[shard], begin, end)
+        if len(data) != end - begin:
+            raise DataLossError(
+                f"{self._data[shard]}: rows [{start}, {stop}) of tensor {key!r} span bytes [{begin}, {end}) "
+                f"but {len(data)} were read (truncated data file?)"
+            )
+        return np.frombuffer(data, dtype=np.uint8)
+
+    def copy_entry_to(self, key: str, writer: Any, new_key: str, shard: int = -1) -> None:
+        """Copies one entry into a core ``BundleWriter``, as the core's own
+        copy_entry_to does: fetched, verified, stored bytes unchanged."""
+        enum, shape, _partitioned = self._core.info(key)
+        dtype = from_enum(enum)
+        if dtype.name == "variant":
+            raise ValueError(f"{self.prefix}: copying variant tensor {key!r} from a URL is not supported")
+        if dtype.is_variable_length:
+            writer.add_strings(new_key, shape, self.read_strings(key, True), shard)
+            return
+        raw = empty_bytes(self.checked_size(key))
+        self.read_into(key, raw, True)
+        writer.add(new_key, enum, shape, raw, shard)
+
     def verify(self, key: str) -> None:
         enum, _shape, partitioned = self._core.info(key)
         if partitioned:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import paths
+from . import paths, remote
 from .dtypes import DType, as_dtype
 from .errors import DataLossError
 from .objects import object_paths
@@ -75,32 +75,49 @@ def _asset_filenames(meta_graph: Any) -> list[str]:
 
 
 def variables_prefix(export_dir: paths.PathLike) -> str:
-    """``export_dir/variables/variables``."""
-    return os.path.join(os.fspath(export_dir), VARIABLES_DIRECTORY, VARIABLES_FILENAME)
+    """``export_dir/variables/variables`` (a URL for a URL)."""
+    directory = os.fspath(remote.local_path(export_dir))
+    if remote.is_url(directory):
+        return remote.join(directory, f"{VARIABLES_DIRECTORY}/{VARIABLES_FILENAME}")
+    return os.path.join(directory, VARIABLES_DIRECTORY, VARIABLES_FILENAME)
 
 
-def read_saved_model_proto(export_dir: paths.PathLike) -> Any:
-    """Parses ``saved_model.pb`` (or ``saved_model.pbtxt``) into a SavedModel message."""
+def _read_file(path: str, storage_options: Mapping[str, Any] | None) -> bytes | None:
+    """A file's bytes (local or at a URL); None when it does not exist."""
+    if remote.is_url(path):
+        try:
+            return remote.Store.for_url(path, storage_options).cat(path)
+        except FileNotFoundError:
+            return None
+    if not os.path.isfile(path):
+        return None
+    with builtins.open(path, "rb") as f:
+        return f.read()
+
+
+def read_saved_model_proto(export_dir: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Any:
+    """Parses ``saved_model.pb`` (or ``saved_model.pbtxt``) into a SavedModel
+    message; ``export_dir`` may be a URL."""
     from .proto import message_class, parse
 
-    directory = os.fspath(export_dir)
-    pb = os.path.join(directory, "saved_model.pb")
-    if os.path.isfile(pb):
-        with builtins.open(pb, "rb") as f:
-            data = f.read()
+    directory = os.fspath(remote.local_path(export_dir))
+    join = remote.join if remote.is_url(directory) else os.path.join
+    pb = join(directory, "saved_model.pb")
+    data = _read_file(pb, storage_options)
+    if data is not None:
         try:
             return parse("SavedModel", data)
         except DataLossError as e:
             raise DataLossError(f"{pb}: {e}") from None
-    pbtxt = os.path.join(directory, "saved_model.pbtxt")
-    if os.path.isfile(pbtxt):
+    pbtxt = join(directory, "saved_model.pbtxt")
+    text = _read_file(pbtxt, storage_options)
+    if text is not None:
         from google.protobuf import text_format
 
         message = message_class("SavedModel")()
         try:
-            with builtins.open(pbtxt, encoding="utf-8") as f:
-                text_format.Parse(f.read(), message, allow_unknown_field=True)
-        except text_format.ParseError as e:
+            text_format.Parse(text.decode("utf-8"), message, allow_unknown_field=True)
+        except (text_format.ParseError, UnicodeDecodeError) as e:
             raise DataLossError(f"{pbtxt}: {e}") from None
         return message
     raise FileNotFoundError(f"{pb}: no such file (not a SavedModel directory)")
@@ -125,9 +142,16 @@ class SavedModel:
         (-1, 4)
     """
 
-    def __init__(self, export_dir: paths.PathLike, tag_set: Sequence[str] | None = None) -> None:
-        self.export_dir = os.fspath(export_dir)
-        self.proto = read_saved_model_proto(self.export_dir)
+    def __init__(
+        self,
+        export_dir: paths.PathLike,
+        tag_set: Sequence[str] | None = None,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.export_dir = os.fspath(remote.local_path(export_dir))
+        self._storage_options = storage_options
+        self.proto = read_saved_model_proto(self.export_dir, storage_options=storage_options)
         self.tags: list[tuple[str, ...]] = [tuple(m.meta_info_def.tags) for m in self.proto.meta_graphs]
         self.meta_graph = self._select(tag_set)
         self.signatures: dict[str, Signature] = {
@@ -153,8 +177,8 @@ class SavedModel:
         """
         if not self._variables_looked_for:
             prefix = variables_prefix(self.export_dir)
-            if checkpoint_exists(prefix):
-                self._variables = CheckpointReader(prefix)
+            if checkpoint_exists(prefix, storage_options=self._storage_options):
+                self._variables = CheckpointReader(prefix, storage_options=self._storage_options)
             self._variables_looked_for = True
         return self._variables
 
@@ -203,15 +227,22 @@ class SavedModel:
         self.close()
 
 
-def open(export_dir: paths.PathLike, tag_set: Sequence[str] | None = None) -> SavedModel:  # noqa: A001
+def open(  # noqa: A001
+    export_dir: paths.PathLike,
+    tag_set: Sequence[str] | None = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> SavedModel:
     """Opens a SavedModel directory; ``tag_set`` picks a MetaGraph (default:
-    the only one, else the one tagged exactly ``serve``).
+    the only one, else the one tagged exactly ``serve``). ``export_dir`` may
+    be a URL (fsspec ``storage_options``): ``saved_model.pb`` is fetched, the
+    variables are read by byte ranges.
 
     Example:
         >>> with tfbundle.saved_model.open("export/1") as sm:       # doctest: +SKIP
         ...     print(sm.tags, list(sm.signatures))
     """
-    return SavedModel(export_dir, tag_set)
+    return SavedModel(export_dir, tag_set, storage_options=storage_options)
 
 
 def update_variables(export_dir: paths.PathLike, updates: Mapping[str, Any], *, sync: bool = False) -> None:
