@@ -414,3 +414,43 @@ def test_saved_model_and_convert_from_a_url(tf, saved_model, tmp_path, writable)
     with pytest.warns(UserWarning, match="cannot store"):  # the object graph is a string
         st = convert(src, tmp_path / "weights.safetensors", storage_options=writable.options)
     assert Path(st).stat().st_size > 0
+
+
+def test_graphs_and_edits_at_urls(tf, tmp_path, tf2_manager, writable):
+    from tests.test_graph import tf_consts
+    from tfbundle import graph as tgraph
+    from tfbundle.edit import transform
+
+    g = tf.Graph()
+    with g.as_default():
+        tf.constant(np.arange(12, dtype=np.float32).reshape(3, 4), name="table")
+        tf.constant([b"a", b"bc"], name="words")
+        w = tf.compat.v1.get_variable("w", [2, 3])
+        tf.identity(w, name="out")
+        meta = tf.compat.v1.train.export_meta_graph(filename=str(tmp_path / "model.meta"), graph=g)
+    tf.io.write_graph(g.as_graph_def(), str(tmp_path), "frozen.pb", as_text=False)
+    url = writable.put_files([tmp_path / "frozen.pb", tmp_path / "model.meta"], tmp_path, "graphs")
+    ours = tgraph.load_consts(f"{url}/frozen.pb", storage_options=writable.options)
+    theirs = tf_consts(tf, tmp_path / "frozen.pb")
+    assert set(ours) == set(theirs)
+    assert {"table", "words"} <= set(ours)
+    for name in ("table", "w/Initializer/random_uniform/shape"):
+        assert_same_array(ours[name], theirs[name], name)
+    assert ours["words"].tolist() == [b"a", b"bc"]
+    nodes = tgraph.open(f"{url}/frozen.pb", storage_options=writable.options).nodes
+    assert [n.name for n in nodes] == [n.name for n in g.as_graph_def().node]
+    opened = tgraph.open_meta(f"{url}/model.meta", storage_options=writable.options)
+    local = tgraph.open_meta(tmp_path / "model.meta")
+    assert [v.name for v in opened.variables] == [v.name for v in local.variables] == ["w"]
+    assert len(opened.nodes) == len(meta.graph_def.node)
+    # edit: a URL checkpoint, optimizer state dropped, written to another URL.
+    latest = Path(tf.train.latest_checkpoint(str(tf2_manager)))
+    src = writable.put_files([p for p in tf2_manager.iterdir() if p.name.startswith(latest.name)], tf2_manager, "edit")
+    dst = writable.url("edited/slim")
+    transform(f"{src}/{latest.name}", dst, drop_optimizer=True, storage_options=writable.options)
+    theirs = tf.train.load_checkpoint(str(latest))
+    with tfbundle.open(dst, storage_options=writable.options) as edited:
+        assert not any("optimizer" in k for k in edited.keys() if k != "_CHECKPOINTABLE_OBJECT_GRAPH")
+        for key in edited.keys():
+            if key != "_CHECKPOINTABLE_OBJECT_GRAPH":
+                assert_same_array(edited.get_tensor(key), theirs.get_tensor(key), key)

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from . import paths
+from . import paths, remote
 from ._fsutil import temp_name
 from .dtypes import as_dtype
 from .objects import OBJECT_GRAPH_KEY
@@ -153,6 +153,7 @@ def transform(
     in_place: bool = False,
     sync: bool = False,
     progress: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> str:
     """Writes a modified copy of checkpoint ``src`` at prefix ``dst``.
 
@@ -169,17 +170,21 @@ def transform(
     with ``num_shards`` equal to the old count the old index is removed
     before the renames, leaving a moment with no checkpoint at all.
     ``progress``, if given, is called with (done, total) after each tensor.
-    Returns the destination prefix.
+    ``src`` and ``dst`` may be URLs (fsspec ``storage_options``); in place
+    only locally. Returns the destination prefix.
 
     Example:
         >>> transform("bert/model.ckpt-100000", "slim/model.ckpt",
         ...           drop_optimizer=True, cast={"float32": "bfloat16"})   # doctest: +SKIP
         'slim/model.ckpt'
     """
-    with CheckpointReader(src) as reader:
+    with CheckpointReader(src, storage_options=storage_options) as reader:
         src_prefix = reader.prefix
-        dst_prefix = paths.strip_file_suffix(os.fspath(dst))
-        same = os.path.abspath(src_prefix) == os.path.abspath(dst_prefix)
+        dst_prefix = paths.strip_file_suffix(os.fspath(remote.local_path(dst)))
+        urls = remote.is_url(src_prefix) or remote.is_url(dst_prefix)
+        same = src_prefix == dst_prefix if urls else os.path.abspath(src_prefix) == os.path.abspath(dst_prefix)
+        if same and urls:
+            raise ValueError(f"{dst_prefix!r}: editing in place works on local checkpoints only")
         if same and not in_place:
             raise ValueError(f"{dst_prefix!r} is the source checkpoint; pass in_place=True to replace it")
         mapping = plan(reader, drop=drop, keep=keep, rename=rename, drop_optimizer=drop_optimizer)
@@ -189,7 +194,7 @@ def transform(
         # In place: a whole temporary bundle whose names mark it as ours, so a
         # killed edit's leftovers are never mistaken for a checkpoint.
         target = temp_name(dst_prefix) if same else dst_prefix
-        with Writer(target, num_shards=shards, sync=sync) as writer:
+        with Writer(target, num_shards=shards, sync=sync, storage_options=storage_options) as writer:
             total = len(mapping)
             for done, (key, new) in enumerate(mapping.items(), 1):
                 enum = reader._core.info(key)[0]

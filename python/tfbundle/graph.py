@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from . import paths
+from . import paths, remote
 from ._core import GraphScanner, decode_tensor_proto
 from ._fsutil import temp_name
 from ._lazy import numpy as np
@@ -95,7 +95,14 @@ def _const_name(node: Node) -> str:
     return f"{node.function}/{node.name}" if node.function else node.name
 
 
-def iter_nodes(path: paths.PathLike) -> Iterator[Node]:
+def _readable(path: paths.PathLike, storage_options: Mapping[str, Any] | None) -> str:
+    """A local path to read ``path`` from: itself, or for a URL a fetched copy
+    (graphs are parsed whole)."""
+    p = os.fspath(remote.local_path(path))
+    return remote.fetched_copy(p, storage_options) if remote.is_url(p) else p
+
+
+def iter_nodes(path: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Iterator[Node]:
     """Every node of a graph file (binary, text, ``.meta`` or SavedModel),
     the graph's first, then each library function's.
 
@@ -103,7 +110,7 @@ def iter_nodes(path: paths.PathLike) -> Iterator[Node]:
         >>> [n.op for n in iter_nodes("frozen.pb")][:3]            # doctest: +SKIP
         ['Placeholder', 'Const', 'MatMul']
     """
-    p = os.fspath(path)
+    p = _readable(path, storage_options)
     if _is_text(p):
         for node, _proto in _iter_text_nodes(_text_graph(p)):
             yield node
@@ -114,19 +121,22 @@ def iter_nodes(path: paths.PathLike) -> Iterator[Node]:
         yield Node(name, op, tuple(inputs), device, function)
 
 
-def consts(path: paths.PathLike, *, copy: bool = False) -> Iterator[tuple[str, np.ndarray]]:
+def consts(
+    path: paths.PathLike, *, copy: bool = False, storage_options: Mapping[str, Any] | None = None
+) -> Iterator[tuple[str, np.ndarray]]:
     """Streams ``(name, array)`` for every ``Const`` node, including those
     inside library functions (named ``function/node``). Values stored as
     ``tensor_content`` are read-only views into the mapped file, or, with
     ``copy=True``, new writeable arrays filled by the fast file copy; values
     stored in typed fields are decoded and broadcast as ``tf.make_ndarray``
-    does. Strings come back as object arrays of bytes.
+    does. Strings come back as object arrays of bytes. ``path`` may be a URL
+    (fetched whole once per process).
 
     Example:
         >>> for name, value in consts("frozen.pb"):                # doctest: +SKIP
         ...     print(name, value.shape)
     """
-    p = os.fspath(path)
+    p = _readable(path, storage_options)
     if _is_text(p):
         for node, proto in _iter_text_nodes(_text_graph(p)):
             if node.op == "Const" and "value" in proto.attr:
@@ -139,13 +149,13 @@ def consts(path: paths.PathLike, *, copy: bool = False) -> Iterator[tuple[str, n
             yield (f"{function}/{name}" if function else name), _to_array(*scanner.value(copy))
 
 
-def load_consts(path: paths.PathLike) -> dict[str, np.ndarray]:
+def load_consts(path: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
     """``{name: array}`` of every Const; see :func:`consts`.
 
     Example:
         >>> weights = load_consts("frozen.pb")                     # doctest: +SKIP
     """
-    return dict(consts(path))
+    return dict(consts(path, storage_options=storage_options))
 
 
 class Graph:
@@ -157,8 +167,8 @@ class Graph:
         >>> g.nodes[0].op, len(g.consts)                           # doctest: +SKIP
     """
 
-    def __init__(self, path: paths.PathLike) -> None:
-        self.path = os.fspath(path)
+    def __init__(self, path: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> None:
+        self.path = _readable(path, storage_options)
         self.nodes: list[Node] = list(iter_nodes(self.path))
         self._consts: dict[str, Any] | None = None
 
@@ -169,9 +179,10 @@ class Graph:
         return self._consts
 
 
-def open(path: paths.PathLike) -> Graph:  # noqa: A001
-    """Opens a GraphDef (``.pb`` or ``.pbtxt``), ``.meta`` or SavedModel graph."""
-    return Graph(path)
+def open(path: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Graph:  # noqa: A001
+    """Opens a GraphDef (``.pb`` or ``.pbtxt``), ``.meta`` or SavedModel graph
+    (a URL too)."""
+    return Graph(path, storage_options=storage_options)
 
 
 class ConstSource:
@@ -239,10 +250,10 @@ class MetaGraph:
         'save/restore_all'
     """
 
-    def __init__(self, path: paths.PathLike) -> None:
+    def __init__(self, path: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> None:
         from .saved_model import Signature, _tensor_info
 
-        self.path = os.fspath(path)
+        self.path = _readable(path, storage_options)
         with builtins.open(self.path, "rb") as f:
             data = f.read()
         try:
@@ -298,9 +309,9 @@ class MetaGraph:
         return out
 
 
-def open_meta(path: paths.PathLike) -> MetaGraph:
-    """Opens a ``.meta`` file; see :class:`MetaGraph`."""
-    return MetaGraph(path)
+def open_meta(path: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> MetaGraph:
+    """Opens a ``.meta`` file (a URL too); see :class:`MetaGraph`."""
+    return MetaGraph(path, storage_options=storage_options)
 
 
 # -- building graphs ---------------------------------------------------------------

@@ -256,6 +256,34 @@ class Upload:
         shutil.rmtree(self._staging, ignore_errors=True)
 
 
+_fetched: dict[str, str] = {}
+
+
+def fetched_copy(url: str, storage_options: Mapping[str, Any] | None = None) -> str:
+    """A local copy of the object at ``url`` (fetched once per process, in a
+    temporary directory removed at exit), for formats read whole by a parser
+    that needs a file (graphs).
+
+    Example:
+        >>> path = fetched_copy("s3://bucket/frozen.pb")           # doctest: +SKIP
+    """
+    if url not in _fetched:
+        import atexit
+        import shutil
+        import tempfile
+
+        if not _fetched:
+            directory = tempfile.mkdtemp(prefix="tfbundle-fetched-")
+            atexit.register(shutil.rmtree, directory, True)
+            _fetched[""] = directory
+        data = Store.for_url(url, storage_options).cat(url)
+        local = posixpath.join(_fetched[""], f"{len(_fetched)}-{posixpath.basename(url.rstrip('/'))}")
+        with open(local, "wb") as f:
+            f.write(data)
+        _fetched[url] = local
+    return _fetched[url]
+
+
 def glob_escape(url: str) -> str:
     """``url`` with glob's special characters escaped (fsspec globbing)."""
     return re.sub(r"([*?\[\]])", r"[\1]", url)
