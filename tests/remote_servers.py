@@ -68,24 +68,26 @@ class RangeHTTPServer:
                     return self._status(403)
                 if mount not in ("files", "drop") or not path.is_file():
                     return self._status(404)
-                data = path.read_bytes()
-                start, end, status = 0, len(data), 200
+                size = path.stat().st_size
+                start, end, status = 0, size, 200
                 match = _RANGE.match(self.headers.get("Range", ""))
                 if match:
                     start = int(match.group(1))
-                    end = min(len(data), int(match.group(2)) + 1) if match.group(2) else len(data)
-                    if start >= len(data):
+                    end = min(size, int(match.group(2)) + 1) if match.group(2) else size
+                    if start >= size:
                         return self._status(416)
                     status = 206
                 self.send_response(status)
                 self.send_header("Content-Length", str(end - start))
                 self.send_header("Accept-Ranges", "bytes")
                 if status == 206:
-                    self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
+                    self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
                 self.end_headers()
                 if not body:
                     return None
-                payload = data[start:end]
+                with path.open("rb") as f:  # only the range is read
+                    f.seek(start)
+                    payload = f.read(end - start)
                 drop = mount == "drop" and ".data-" in rel
                 if drop:
                     payload = payload[: len(payload) // 2]

@@ -411,6 +411,18 @@ def test_saved_model_and_convert_from_a_url(tf, saved_model, tmp_path, writable)
     copied = tf.train.load_checkpoint(out)
     for key in theirs.get_variable_to_shape_map():
         assert_same_array(copied.get_tensor(key), theirs.get_tensor(key), key)
+    # write_variables to a URL: TensorFlow serves the downloaded export.
+    export = writable.url("sm-written")
+    for item in _files(saved_model):
+        if "variables" not in item.parts:
+            writable.put_bytes(f"sm-written/{item.relative_to(saved_model).as_posix()}", item.read_bytes())
+    values = {k: local.variables.get_tensor(k) for k in local.variables.keys()}
+    tfbundle.saved_model.write_variables(export, values, storage_options=writable.options)
+    with tfbundle.saved_model.open(export, storage_options=writable.options) as model:
+        for key, value in values.items():
+            assert_same_array(model.variables.get_tensor(key), value, key)
+    with pytest.raises(ValueError, match="atomic directory swap"):
+        tfbundle.saved_model.update_variables(export, {})
     with pytest.warns(UserWarning, match="cannot store"):  # the object graph is a string
         st = convert(src, tmp_path / "weights.safetensors", storage_options=writable.options)
     assert Path(st).stat().st_size > 0
@@ -454,3 +466,18 @@ def test_graphs_and_edits_at_urls(tf, tmp_path, tf2_manager, writable):
         for key in edited.keys():
             if key != "_CHECKPOINTABLE_OBJECT_GRAPH":
                 assert_same_array(edited.get_tensor(key), theirs.get_tensor(key), key)
+
+
+def test_a_missing_fsspec_names_the_extra():
+    script = (
+        "import sys\n"
+        "sys.modules['fsspec'] = None  # as if not installed\n"
+        "import tfbundle\n"
+        "try:\n"
+        "    tfbundle.open('s3://bucket/run/ckpt-1')\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert 'pip install "tfbundle[s3]"' in out.stdout

@@ -144,13 +144,19 @@ class Store:
             return b""
         raise error
 
-    def cat_ranges(self, urls: Sequence[str], starts: Sequence[int], ends: Sequence[int]) -> list[bytes]:
+    def cat_ranges(
+        self, urls: Sequence[str], starts: Sequence[int], ends: Sequence[int], concurrency: int | None = None
+    ) -> list[bytes]:
         """Several ranges at once; filesystems that can (s3, gcs, http) fetch
-        them concurrently."""
+        them concurrently, at most ``concurrency`` at a time (None: fsspec's
+        default)."""
         if not urls:
             return []
+        options: dict[str, Any] = {"on_error": "return"}
+        if concurrency and getattr(self.fs, "async_impl", False):
+            options["batch_size"] = concurrency
         results = self._call(
-            urls[0], "ranged read", self.fs.cat_ranges, list(urls), list(starts), list(ends), on_error="return"
+            urls[0], "ranged read", self.fs.cat_ranges, list(urls), list(starts), list(ends), **options
         )
         out = []
         for url, start, result in zip(urls, starts, results):

@@ -28,6 +28,8 @@ from .state import get_checkpoint_state
 # cheaper than a request), and no block grows past the block size.
 DEFAULT_MAX_GAP = 1 << 20
 DEFAULT_BLOCK_SIZE = 64 << 20
+# load() fetches blocks in groups of about this many bytes at a time.
+GROUP_BYTES = 512 << 20
 
 
 def _env_int(name: str, default: int) -> int:
@@ -54,6 +56,7 @@ class RemoteBundle:
         self._data = [paths.data_path(prefix, i, count) for i in range(count)]
         self.max_gap = _env_int("TFBUNDLE_REMOTE_MAX_GAP", DEFAULT_MAX_GAP)
         self.block_size = _env_int("TFBUNDLE_REMOTE_BLOCK_SIZE", DEFAULT_BLOCK_SIZE)
+        self.concurrency = _env_int("TFBUNDLE_REMOTE_CONCURRENCY", 0) or None  # None: fsspec's default
 
     @classmethod
     def open(cls, url: str, storage_options: Mapping[str, Any] | None = None) -> RemoteBundle:
@@ -138,6 +141,18 @@ class RemoteBundle:
     def verify_files(self) -> None:
         """Nothing more to check: every index block was checked on open."""
 
+    def _fetch_group(self, group: list[list[Any]], out: dict[str, Any], verify: bool) -> None:
+        """Fetches blocks concurrently and copies their tensors, checked, into new arrays."""
+        fetched = self._store.cat_ranges(
+            [self._data[b[0]] for b in group], [b[1] for b in group], [b[2] for b in group], self.concurrency
+        )
+        for (_shard, start, _end, members), data in zip(group, fetched):
+            view = memoryview(data)
+            for key, offset, size, numpy_dtype, shape in members:
+                raw = empty_bytes(size)
+                self._core.read_fetched(key, view[offset - start : offset - start + size], raw, verify)
+                out[key] = raw.view(numpy_dtype).reshape(shape)
+
     def read_many(self, keys: list[str], verify: bool = True) -> dict[str, Any]:
         """The fixed-size, non-partitioned tensors among ``keys`` as new
         arrays; neighbouring ranges are fetched together, blocks concurrently."""
@@ -168,16 +183,17 @@ class RemoteBundle:
                 last = [shard, offset, offset + size, []]
                 blocks.append(last)
             last[3].append((key, offset, size, numpy_dtype, shape))
-        fetched = self._store.cat_ranges(
-            [self._data[b[0]] for b in blocks], [b[1] for b in blocks], [b[2] for b in blocks]
-        )
+        # Blocks are fetched in groups that stop growing at GROUP_BYTES, so the
+        # fetched bytes held at once (beside the arrays) stay bounded.
         out: dict[str, Any] = {}
-        for (_shard, start, _end, members), data in zip(blocks, fetched):
-            view = memoryview(data)
-            for key, offset, size, numpy_dtype, shape in members:
-                raw = empty_bytes(size)
-                self._core.read_fetched(key, view[offset - start : offset - start + size], raw, verify)
-                out[key] = raw.view(numpy_dtype).reshape(shape)
+        group: list[list[Any]] = []
+        held = 0
+        for i, block in enumerate(blocks):
+            group.append(block)
+            held += block[2] - block[1]
+            if held >= GROUP_BYTES or i == len(blocks) - 1:
+                self._fetch_group(group, out, verify)
+                group, held = [], 0
         return out
 
 

@@ -263,6 +263,11 @@ def update_variables(export_dir: paths.PathLike, updates: Mapping[str, Any], *, 
     from ._fsutil import replace_directory
     from .writer import as_tensor
 
+    if remote.is_url(os.fspath(remote.local_path(export_dir))):
+        raise ValueError(
+            f"{os.fspath(export_dir)}: update_variables needs an atomic directory swap, which object stores do not "
+            "have; update a local copy, or write_variables() a complete new export"
+        )
     prefix = variables_prefix(export_dir)
     variables_dir = os.path.dirname(prefix)
     staging = f"{variables_dir}.tmp{uuid.uuid4().hex}"
@@ -329,17 +334,23 @@ def _add_partitioned(writer: Any, key: str, array: Any, slices: Any) -> None:
 
 
 def write_variables(
-    export_dir: paths.PathLike, tensors: Mapping[str, Any], *, num_shards: int = 1, sync: bool = False
+    export_dir: paths.PathLike,
+    tensors: Mapping[str, Any],
+    *,
+    num_shards: int = 1,
+    sync: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> str:
     """Writes ``export_dir/variables/variables.*`` from ``{key: array}``;
-    returns the prefix.
+    returns the prefix. ``export_dir`` may be a URL (see :class:`tfbundle.Writer`).
 
     Example:
         >>> write_variables("export/1", {"w/.ATTRIBUTES/VARIABLE_VALUE": w})  # doctest: +SKIP
     """
     from .writer import save
 
-    return save(tensors, variables_prefix(export_dir), num_shards=num_shards, sync=sync)
+    prefix = variables_prefix(export_dir)
+    return save(tensors, prefix, num_shards=num_shards, sync=sync, storage_options=storage_options)
 
 
 __all__ = [
