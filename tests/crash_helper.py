@@ -50,6 +50,8 @@ def run(op: str, directory: str) -> None:
 
 
 def main() -> None:
+    if "TFBUNDLE_TEST_STORAGE_OPTIONS" in os.environ:
+        import s3fs  # noqa: F401  (imported once here, not in every forked child before its first save)
     for line in sys.stdin:
         op, directory, delay = line.split()
         start = time.monotonic()

@@ -366,27 +366,34 @@ def test_preempted_training_loop_at_a_url_leaks_nothing(s3_server):
     )
     try:
         for _ in range(20):
-            helper.stdin.write(f"training {url} {rng.uniform(0.2, 1.5)}\n")
+            helper.stdin.write(f"training {url} {rng.uniform(0.5, 2.0)}\n")
             helper.stdin.flush()
             assert helper.stdout.readline().strip() == "killed"
     finally:
         helper.stdin.close()
         helper.wait(timeout=60)
     store = Store.for_url(url, s3_server.options)
+
+    def listing() -> list[str]:
+        try:
+            return [Path(n).name for n in store.fs.ls(url, detail=False, refresh=True)]
+        except FileNotFoundError:  # nothing written yet
+            return []
+
     manager = tfbundle.CheckpointManager(url, max_to_keep=3, storage_options=s3_server.options)
-    left = {Path(n).name for n in store.fs.ls(url, detail=False, refresh=True)}
+    left = set(listing())
     assert not [n for n in left if ".tfbundle-tmp." in n], left
     for name in left:
         if ".data-" in name:
             assert name.split(".data-")[0] + ".index" in left, f"orphan data object {name}"
     latest = manager.save(SMALL)
-    names = [Path(n).name for n in store.fs.ls(url, detail=False, refresh=True)]
+    names = listing()
     kept = sorted(f"{url}/{n[: -len('.index')]}" for n in names if n.endswith(".index"))
     assert kept == sorted(manager.checkpoints)
-    assert len(kept) == 3
+    assert 1 <= len(kept) <= 3  # 3 unless a slow machine was killed before 3 saves
     assert tfbundle.latest_checkpoint(url, storage_options=s3_server.options) == latest
     expected = {"checkpoint"} | {f"{Path(k).name}.{s}" for k in kept for s in ("index", "data-00000-of-00001")}
-    assert {Path(n).name for n in store.fs.ls(url, detail=False, refresh=True)} == expected
+    assert set(listing()) == expected
     for prefix in kept:
         with tfbundle.open(prefix, storage_options=s3_server.options) as ckpt:
             ckpt.verify()

@@ -380,6 +380,26 @@ def _signature_lines(sig: Any) -> list[str]:
     return lines
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    from . import bulk
+
+    sources: Any = args.sources[0] if len(args.sources) == 1 else args.sources
+    keys = args.keys or None
+    out = args.output
+    if out.endswith(".npy"):
+        if not keys:
+            raise ValueError("extract to .npy needs --keys (the tensors to stack)")
+        result = bulk.stack(sources, keys, flatten=args.flatten, out=out, workers=args.workers, on_error="warn")
+        print(f"{out}: {result.dtype}{list(result.shape)}")
+    elif out.endswith(".parquet"):
+        table = bulk.table(sources, keys, stats=args.stats, values=args.values, out=out, workers=args.workers)
+        failed = sum(1 for e in table.column("error").to_pylist() if e)
+        print(f"{out}: {table.num_rows} rows, {failed} unreadable checkpoint(s)")
+    else:
+        raise ValueError(f"{out}: the output is a .npy (stacked tensors) or .parquet (a table)")
+    return 0
+
+
 def cmd_saved_model_show(args: argparse.Namespace) -> int:
     from . import saved_model
 
@@ -489,6 +509,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-shards", type=int)
     p.add_argument("--in-place", action="store_true")
     p.set_defaults(run=cmd_edit)
+
+    p = sub.add_parser("extract", help="many checkpoints into one .npy (stacked) or .parquet (a table)")
+    p.add_argument("sources", nargs="+", help="checkpoints, a glob or a directory tree")
+    p.add_argument("-o", "--output", required=True, help="OUT.npy (stack) or OUT.parquet (table)")
+    p.add_argument("--keys", action="append", help="a key or regular expression (repeatable)")
+    p.add_argument("--flatten", action="store_true", help="one row vector per checkpoint (.npy)")
+    p.add_argument("--stats", action="store_true", help="min, max, mean, std, L2, NaN/inf counts (.parquet)")
+    p.add_argument("--values", action="store_true", help="the values themselves (.parquet)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.set_defaults(run=cmd_extract)
 
     p = sub.add_parser("bench", help="time reading (and saving) a checkpoint against TensorFlow and safetensors")
     p.add_argument("path")

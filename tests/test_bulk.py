@@ -1,0 +1,161 @@
+"""Bulk extraction (tfbundle.bulk, `tfbundle extract`): many checkpoints into
+stacked arrays or a table. TensorFlow writes part of the zoo and reads every
+value back for comparison."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tfbundle
+from tfbundle import bulk
+
+# The Small CNN Zoo network: 4 970 float32 parameters.
+ZOO_SHAPES = {
+    "conv1/kernel": (3, 3, 1, 16),
+    "conv1/bias": (16,),
+    "conv2/kernel": (3, 3, 16, 16),
+    "conv2/bias": (16,),
+    "conv3/kernel": (3, 3, 16, 16),
+    "conv3/bias": (16,),
+    "dense/kernel": (16, 10),
+    "dense/bias": (10,),
+}
+
+
+def _weights(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {name: rng.normal(size=shape).astype(np.float32) for name, shape in ZOO_SHAPES.items()}
+
+
+@pytest.fixture(scope="module")
+def zoo(tf, tmp_path_factory):
+    """12 checkpoints ckpt-1 .. ckpt-12: odd ones written by TensorFlow's
+    SaveV2, even ones by tfbundle; each with its global_step."""
+    root = tmp_path_factory.mktemp("zoo")
+    for i in range(1, 13):
+        values = _weights(i)
+        values["global_step"] = np.int64(i * 100)
+        prefix = str(root / f"ckpt-{i}")
+        if i % 2:
+            names = list(values)
+            tf.raw_ops.SaveV2(
+                prefix=prefix,
+                tensor_names=names,
+                shape_and_slices=[""] * len(names),
+                tensors=[tf.constant(values[n]) for n in names],
+            )
+        else:
+            tfbundle.save(values, prefix)
+    return root
+
+
+def _tf_value(tf, prefix, key):
+    return tf.train.load_checkpoint(str(prefix)).get_tensor(key)
+
+
+def test_expand_sorts_naturally(zoo):
+    from_glob = bulk.expand(str(zoo / "ckpt-*.index"))
+    assert [Path(p).name for p in from_glob] == [f"ckpt-{i}" for i in range(1, 13)]
+    assert bulk.expand(zoo) == from_glob
+    assert bulk.expand([zoo / "ckpt-3", zoo / "ckpt-1"]) == [str(zoo / "ckpt-3"), str(zoo / "ckpt-1")]
+
+
+def test_stack_matches_tensorflow(tf, zoo, tmp_path):
+    sources = str(zoo / "ckpt-*.index")
+    stacked = bulk.stack(sources, ["conv1/kernel", r"dense/.*"])
+    assert list(stacked) == ["conv1/kernel", "dense/bias", "dense/kernel"]
+    assert stacked["conv1/kernel"].shape == (12, 3, 3, 1, 16)
+    for row, prefix in enumerate(bulk.expand(sources)):
+        for key, array in stacked.items():
+            np.testing.assert_array_equal(array[row], _tf_value(tf, prefix, key))
+    flat = bulk.stack(sources, [r"conv\d/kernel", r"conv\d/bias", r"dense/.*"], flatten=True)
+    assert flat.shape == (12, 4970)
+    assert flat.dtype == np.float32
+    prefix = bulk.expand(sources)[4]
+    order = ["conv1/kernel", "conv2/kernel", "conv3/kernel", "conv1/bias", "conv2/bias", "conv3/bias"]
+    order += ["dense/bias", "dense/kernel"]
+    expected = np.concatenate([_tf_value(tf, prefix, k).reshape(-1) for k in order])
+    np.testing.assert_array_equal(flat[4], expected)
+    # Straight into a .npy, and with two worker processes: bit for bit the same.
+    out = bulk.stack(sources, [r"conv\d/kernel", r"conv\d/bias", r"dense/.*"], flatten=True, out=tmp_path / "z.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "z.npy"), flat)
+    assert out.shape == flat.shape
+    pooled = bulk.stack(sources, [r"conv\d/kernel", r"conv\d/bias", r"dense/.*"], flatten=True, workers=2)
+    assert pooled.tobytes() == flat.tobytes()
+    pooled_npy = bulk.stack(sources, ["dense/kernel"], out=tmp_path / "d.npy", workers=2)
+    assert np.load(tmp_path / "d.npy").tobytes() == stacked["dense/kernel"].tobytes()
+    assert pooled_npy.shape == (12, 16, 10)
+
+
+def test_bad_checkpoints_are_reported_and_the_run_goes_on(zoo, tmp_path):
+    import shutil
+
+    copy = tmp_path / "zoo"
+    shutil.copytree(zoo, copy)
+    data = copy / "ckpt-5.data-00000-of-00001"
+    with tfbundle.open(copy / "ckpt-5") as reader:
+        offset = reader.entry("dense/kernel")["offset"]
+    raw = bytearray(data.read_bytes())
+    raw[offset + 10] ^= 0xFF  # inside dense/kernel
+    data.write_bytes(bytes(raw))
+    tfbundle.save({"other": np.zeros(3)}, copy / "ckpt-13")  # lacks the keys
+    sources = str(copy / "ckpt-*.index")
+    with pytest.raises(bulk.BulkError, match="2 checkpoint") as info:
+        bulk.stack(sources, ["dense/kernel"])
+    assert set(info.value.errors) == {str(copy / "ckpt-5"), str(copy / "ckpt-13")}
+    assert "checksum" in info.value.errors[str(copy / "ckpt-5")]
+    with pytest.warns(UserWarning, match="2 checkpoint"):
+        stacked = bulk.stack(sources, ["dense/kernel"], on_error="warn")
+    values = stacked["dense/kernel"]
+    assert np.isnan(values[4]).all()
+    assert np.isnan(values[12]).all()
+    assert not np.isnan(np.delete(values, [4, 12], axis=0)).any()
+
+
+def test_table_statistics_and_error_rows(tf, zoo, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    import shutil
+
+    copy = tmp_path / "zoo"
+    shutil.copytree(zoo, copy)
+    (copy / "ckpt-7.index").write_bytes(b"not a table")
+    table = bulk.table(copy, [r".*kernel"], out=tmp_path / "t.parquet", workers=2)
+    rows = table.to_pylist()
+    errors = [r for r in rows if r["error"]]
+    assert [r["path"] for r in errors] == [str(copy / "ckpt-7")]
+    good = [r for r in rows if not r["error"]]
+    assert len(good) == 11 * 4
+    assert pq.read_table(tmp_path / "t.parquet").equals(table)
+    for r in good[:8]:
+        value = _tf_value(tf, r["path"], r["key"]).astype(np.float64)
+        assert r["step"] == int(Path(r["path"]).name.split("-")[1])
+        assert r["dtype"] == "float32"
+        assert r["shape"] == list(value.shape)
+        assert r["nbytes"] == value.size * 4
+        assert r["min"] == value.min()
+        assert r["max"] == value.max()
+        assert r["mean"] == pytest.approx(value.mean(), rel=1e-12)
+        assert r["std"] == pytest.approx(value.std(), rel=1e-12)
+        assert r["l2"] == pytest.approx(np.linalg.norm(value), rel=1e-12)
+        assert (r["nan"], r["inf"]) == (0, 0)
+    with_values = bulk.table([copy / "ckpt-2"], ["dense/bias"], stats=False, values=True)
+    assert with_values.column("values").to_pylist()[0] == _weights(2)["dense/bias"].astype(np.float64).tolist()
+
+
+def test_extract_command(zoo, tmp_path):
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "tfbundle", "extract", *map(str, args)], capture_output=True, text=True
+        )
+
+    out = run(zoo / "ckpt-*.index", "-o", tmp_path / "w.npy", "--keys", r"conv\d/kernel", "--flatten", "--workers", "2")
+    assert out.returncode == 0, out.stderr
+    assert np.load(tmp_path / "w.npy").shape == (12, 3 * 3 * 1 * 16 + 2 * 3 * 3 * 16 * 16)
+    out = run(zoo, "-o", tmp_path / "t.parquet", "--stats")
+    assert out.returncode == 0, out.stderr
+    assert "108 rows" in out.stdout  # 12 checkpoints x 9 tensors
