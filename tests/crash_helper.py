@@ -49,6 +49,46 @@ def run(op: str, directory: str) -> None:
         raise ValueError(op)
 
 
+class Helper:
+    """This script as a helper process, driven from a test:
+    ``trial(op, directory, delay)`` returns its answer ("killed" or
+    "finished SECONDS"). ``env`` replaces the environment.
+
+    Example:
+        >>> with Helper() as helper:                               # doctest: +SKIP
+        ...     helper.trial("save", tmp_path, 0.01)
+        'killed'
+    """
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        import subprocess
+        from pathlib import Path
+
+        self.process = subprocess.Popen(
+            [sys.executable, __file__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+
+    def trial(self, op: str, directory: object, delay: float) -> str:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(f"{op} {directory} {delay}\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().strip()
+
+    def __enter__(self) -> Helper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
 def main() -> None:
     if "TFBUNDLE_TEST_STORAGE_OPTIONS" in os.environ:
         import s3fs  # noqa: F401  (imported once here, not in every forked child before its first save)

@@ -19,12 +19,9 @@ import numpy as np
 import pytest
 
 import tfbundle
-from tests.crash_helper import SMALL, TENSORS
+from tests.crash_helper import SMALL, TENSORS, Helper
 from tests.helpers import varint
 from tests.snappy_tables import rewrite_file
-
-HELPER = Path(__file__).with_name("crash_helper.py")
-
 
 # -- crash safety -----------------------------------------------------------------
 
@@ -65,25 +62,12 @@ def test_sigkill_at_random_moments(tmp_path, op):
     template = tmp_path / "template"
     old_values = {name: value + 100 for name, value in TENSORS.items()}
     tfbundle.CheckpointManager(template, max_to_keep=2).save(old_values, checkpoint_number=1)
-    helper = subprocess.Popen(
-        [sys.executable, str(HELPER)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=str(Path(__file__).resolve().parent.parent),
-    )
-
-    def trial(directory: Path, delay: float) -> str:
-        helper.stdin.write(f"{op} {directory} {delay}\n")
-        helper.stdin.flush()
-        return helper.stdout.readline().strip()
-
-    try:
+    with Helper() as helper:
         calibration = tmp_path / "calibrate"
         shutil.copytree(template, calibration)
         durations = []
         for _ in range(3):
-            outcome, seconds = trial(calibration, 60).split()
+            outcome, seconds = helper.trial(op, calibration, 60).split()
             assert outcome == "finished"
             durations.append(float(seconds))
         duration = sorted(durations)[1]
@@ -91,7 +75,7 @@ def test_sigkill_at_random_moments(tmp_path, op):
         for i in range(30):
             directory = tmp_path / f"trial{i}"
             shutil.copytree(template, directory)
-            outcome = trial(directory, rng.uniform(0, 0.8 * duration))
+            outcome = helper.trial(op, directory, rng.uniform(0, 0.8 * duration))
             kills += outcome == "killed"
             _check_directory(directory, op, old_values)
             # The next save in the directory cleans what the killed writer left.
@@ -99,9 +83,6 @@ def test_sigkill_at_random_moments(tmp_path, op):
             assert not [f for f in os.listdir(directory) if ".tfbundle-tmp." in f], os.listdir(directory)
             shutil.rmtree(directory)
         assert kills >= 10, f"only {kills} of 30 trials killed the writer mid-way"
-    finally:
-        helper.stdin.close()
-        helper.wait(timeout=30)
 
 
 # -- exhaustive single-byte corruption -----------------------------------------------
@@ -189,21 +170,9 @@ def test_preempted_training_loop_leaks_nothing(tmp_path):
     rng = random.Random("preempted-training")
     directory = tmp_path / "run"
     directory.mkdir()
-    helper = subprocess.Popen(
-        [sys.executable, str(HELPER)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=str(Path(__file__).resolve().parent.parent),
-    )
-    try:
+    with Helper() as helper:
         for _ in range(40):
-            helper.stdin.write(f"training {directory} {rng.uniform(0.05, 0.5)}\n")
-            helper.stdin.flush()
-            assert helper.stdout.readline().strip() == "killed"
-    finally:
-        helper.stdin.close()
-        helper.wait(timeout=30)
+            assert helper.trial("training", directory, rng.uniform(0.05, 0.5)) == "killed"
     manager = tfbundle.CheckpointManager(directory, max_to_keep=3)
     left = os.listdir(directory)
     assert not [f for f in left if ".tfbundle-tmp." in f], left

@@ -350,28 +350,15 @@ def test_preempted_training_loop_at_a_url_leaks_nothing(s3_server):
     import os
     import random
 
-    from tests.crash_helper import SMALL
+    from tests.crash_helper import SMALL, Helper
     from tfbundle.remote import Store
 
     rng = random.Random("preempted-s3")
     url = s3_server.url("preempted")
     env = dict(os.environ, TFBUNDLE_TEST_STORAGE_OPTIONS=json.dumps(s3_server.options))
-    helper = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("crash_helper.py"))],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=str(Path(__file__).resolve().parent.parent),
-    )
-    try:
+    with Helper(env) as helper:
         for _ in range(20):
-            helper.stdin.write(f"training {url} {rng.uniform(0.5, 2.0)}\n")
-            helper.stdin.flush()
-            assert helper.stdout.readline().strip() == "killed"
-    finally:
-        helper.stdin.close()
-        helper.wait(timeout=60)
+            assert helper.trial("training", url, rng.uniform(0.5, 2.0)) == "killed"
     store = Store.for_url(url, s3_server.options)
 
     def listing() -> list[str]:
