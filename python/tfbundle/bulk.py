@@ -11,6 +11,7 @@ drown in task overhead.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -273,19 +274,9 @@ def _step(reader: CheckpointReader) -> int | None:
     if m:
         return int(m.group(1))
     if reader.has_tensor("global_step"):
-        with suppress_errors():
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             return int(np.asarray(reader.get_tensor("global_step")))
     return None
-
-
-class suppress_errors:
-    """Context manager that swallows read and conversion errors."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        return exc_type is not None and issubclass(exc_type, (OSError, ValueError, KeyError, TypeError))
 
 
 def _statistics(value: numpy.ndarray) -> dict[str, Any]:

@@ -173,12 +173,6 @@ class Store:
     def exists(self, url: str) -> bool:
         return bool(self._call(url, "lookup", self.fs.exists, url))
 
-    def isfile(self, url: str) -> bool:
-        return bool(self._call(url, "lookup", self.fs.isfile, url))
-
-    def isdir(self, url: str) -> bool:
-        return bool(self._call(url, "lookup", self.fs.isdir, url))
-
     def glob(self, pattern: str) -> list[str]:
         """Matching URLs, sorted."""
         return sorted(self.url(p) for p in self._call(pattern, "listing", self.fs.glob, pattern))
@@ -195,9 +189,6 @@ class Store:
         """Deletes an object; a missing one is not an error."""
         with contextlib.suppress(FileNotFoundError):
             self._call(url, "delete", self.fs.rm_file, url)
-
-    def dirname(self, url: str) -> str:
-        return posixpath.dirname(url.rstrip("/"))
 
 
 class Upload:
