@@ -12,7 +12,7 @@ namespace {
 
 constexpr size_t kChunk = size_t{512} * 1024;     // pread unit, checksummed while in L2
 constexpr size_t kParallelPartBytes = 512 << 10;  // ranges of two such parts or more are split
-constexpr int kMaxParallelParts = 8;
+constexpr int kMaxParallelParts = 64;
 
 uint32_t copy_serial(const MappedFile& file, uint64_t offset, char* dst, size_t n, bool checksum) {
   uint32_t crc = 0;
@@ -28,7 +28,11 @@ uint32_t copy_serial(const MappedFile& file, uint64_t offset, char* dst, size_t 
 }  // namespace
 
 uint32_t copy_from_file(const MappedFile& file, uint64_t offset, size_t n, void* dst, bool checksum) {
-  const int parts = parts_for(n, kParallelPartBytes, kMaxParallelParts);
+  // Parts are claimed one at a time by whichever thread is free, so more
+  // parts than threads balance a helper that wakes late or runs slow.
+  const int parts = hardware_threads() <= 1 || n < 2 * kParallelPartBytes
+                        ? 1
+                        : static_cast<int>(std::min<size_t>(n / kParallelPartBytes, kMaxParallelParts));
   std::vector<uint32_t> crcs(static_cast<size_t>(parts), 0);
   std::vector<size_t> sizes(static_cast<size_t>(parts), 0);
   run_in_parts(n, parts, kChunk, [&](size_t begin, size_t end, int index) {
