@@ -53,7 +53,7 @@ def main() -> None:
         safetensors_path = os.path.join(directory, "copy.safetensors")
         tfbundle.convert.convert(prefix, safetensors_path)
         times: dict[str, list[float]] = {name: [] for name in PROGRAMS}
-        for name, program in PROGRAMS.items():  # warm the page cache and the import caches
+        for program in PROGRAMS.values():  # warm the page cache and the import caches
             run_once(program, prefix, safetensors_path)
         for _ in range(args.repeats):
             for name, program in PROGRAMS.items():

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "buffer_pool.h"
+#include "bulk_rows.h"
 #include "bundle_entry.h"
 #include "bundle_reader.h"
 #include "bundle_writer.h"
@@ -24,6 +25,7 @@
 #include "snappy.h"
 #include "table_builder.h"
 #include "table_reader.h"
+#include "tensor_stats.h"
 #include "tensor_strings.h"
 #include "v1_reader.h"
 
@@ -237,6 +239,11 @@ py::list bytes_list(const StringTensor& t) {
   return out;
 }
 
+// (finite count, NaN count, inf count, min, max, mean, m2, sum of squares).
+py::tuple stats_tuple(const TensorStats& t) {
+  return py::make_tuple(t.count, t.nan, t.inf, t.min, t.max, t.mean, t.m2, t.sumsq);
+}
+
 py::buffer_info writable_buffer(const py::buffer& buffer) {
   py::buffer_info info = buffer.request(true);
   if (!PyBuffer_IsContiguous(info.view(), 'C')) throw py::value_error("destination buffer must be C-contiguous");
@@ -311,6 +318,69 @@ PYBIND11_MODULE(_core, m) {
         return crc32c::extend(crc, info.ptr, static_cast<size_t>(info.size * info.itemsize));
       },
       py::arg("data"), py::arg("crc") = 0, "CRC32C of a buffer, continuing from `crc`.");
+  m.def(
+      "read_stack_rows",
+      [](const std::vector<std::string>& prefixes, const py::list& columns, bool verify) {
+        // columns: [(key, dtype enum, shape, destination)], each destination
+        // a writable 2-D array of len(prefixes) rows whose rows are contiguous
+        // and hold exactly the tensor's bytes (a column slice of a wider
+        // array is fine). Returns [(row, message)] of the rows not read.
+        std::vector<StackColumn> cols;
+        std::vector<py::buffer_info> held;  // keeps the destinations' buffers alive
+        held.reserve(columns.size());
+        for (auto item : columns) {
+          auto t = item.cast<py::tuple>();
+          StackColumn c;
+          c.key = key_bytes(t[0]);
+          c.dtype = t[1].cast<int32_t>();
+          c.shape = t[2].cast<std::vector<int64_t>>();
+          held.push_back(t[3].cast<py::buffer>().request(true));
+          const py::buffer_info& info = held.back();
+          if (info.ndim != 2 || info.shape[0] != static_cast<py::ssize_t>(prefixes.size()) ||
+              info.strides[1] != info.itemsize || info.strides[0] < info.shape[1] * info.itemsize) {
+            throw py::value_error("a destination must be a 2-D array of one row per checkpoint with contiguous rows");
+          }
+          c.base = static_cast<char*>(info.ptr);
+          c.row_stride = static_cast<size_t>(info.strides[0]);
+          c.nbytes = static_cast<size_t>(info.shape[1] * info.itemsize);
+          cols.push_back(std::move(c));
+        }
+        std::vector<std::pair<size_t, std::string>> failed;
+        {
+          py::gil_scoped_release release;
+          for (size_t row = 0; row < prefixes.size(); row++) {
+            try {
+              read_stack_row(prefixes[row], cols, row, verify);
+            } catch (const std::exception& e) {
+              failed.emplace_back(row, e.what());
+            }
+          }
+        }
+        py::list out;
+        for (auto& [row, message] : failed) out.append(py::make_tuple(row, py::str(message)));
+        return out;
+      },
+      py::arg("prefixes"), py::arg("columns"), py::arg("verify") = true,
+      "Reads the same tensors of many V2 checkpoints into rows of arrays; [(row, error)] of rows not read.");
+  m.def(
+      "array_statistics",
+      [](const py::buffer& data, int32_t dtype) -> py::object {
+        if (!stats_supported(dtype)) return py::none();
+        py::buffer_info info = data.request();
+        if (!PyBuffer_IsContiguous(info.view(), 'C')) throw py::value_error("the array must be C-contiguous");
+        const size_t n = static_cast<size_t>(info.size * info.itemsize);
+        if (n % static_cast<size_t>(element_size(dtype)) != 0) throw py::value_error("a partial element");
+        TensorStats stats;
+        {
+          py::gil_scoped_release release;
+          for (size_t done = 0; done < n; done += kStatsChunk) {
+            accumulate(&stats, static_cast<const char*>(info.ptr) + done, std::min(kStatsChunk, n - done), dtype);
+          }
+        }
+        return stats_tuple(stats);
+      },
+      py::arg("data"), py::arg("dtype"),
+      "(count, nan, inf, min, max, mean, m2, sumsq) of an array's elements of TF dtype enum `dtype`, or None.");
   m.def("crc32c_mask", &crc32c::mask);
   m.def("crc32c_unmask", &crc32c::unmask);
   m.def("crc32c_implementation", &crc32c::implementation);
@@ -593,6 +663,21 @@ PYBIND11_MODULE(_core, m) {
             r.read_into(k, info.ptr, static_cast<size_t>(info.size * info.itemsize), verify);
           },
           py::arg("key"), py::arg("dst"), py::arg("verify") = true)
+      .def(
+          "read_statistics",
+          [](const BundleReader& r, py::handle key, bool verify) -> py::object {
+            const std::string k = key_bytes(key);
+            const size_t i = r.find(k);
+            if (r.partitioned(i) || !stats_supported(r.dtype(i))) return py::none();
+            TensorStats stats;
+            {
+              py::gil_scoped_release release;
+              stats = r.read_stats(k, verify);
+            }
+            return stats_tuple(stats);
+          },
+          py::arg("key"), py::arg("verify") = true,
+          "(count, nan, inf, min, max, mean, m2, sumsq) taken while reading, or None (strings, slices).")
       .def_static(
           "from_index",
           [](const std::string& prefix, const py::bytes& index) {

@@ -404,4 +404,23 @@ void BundleReader::verify(std::string_view key) const {
   check_crc(i, p, crc, true);
 }
 
+TensorStats BundleReader::read_stats(std::string_view key, bool verify) const {
+  const size_t i = find(key);
+  const FixedPayload p = fixed_payload(i);
+  if (!stats_supported(p.dtype)) fail(key, "has no statistics (dtype " + std::to_string(p.dtype) + ")");
+  TensorStats stats;
+  uint32_t crc = 0;
+  std::string chunk(std::min(kStatsChunk, p.size), '\0');
+  for (size_t done = 0; done < p.size;) {
+    const size_t k = std::min(chunk.size(), p.size - done);
+    p.file->pread_into(p.offset + done, k, chunk.data());
+    if (verify) crc = crc32c::extend(crc, chunk.data(), k);
+    if (header_.big_endian) swap_in_place(chunk.data(), k, swap_unit(p.dtype));
+    accumulate(&stats, chunk.data(), k, p.dtype);
+    done += k;
+  }
+  check_crc(i, p, crc, verify);
+  return stats;
+}
+
 }  // namespace tfbundle

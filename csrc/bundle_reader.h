@@ -18,6 +18,7 @@
 #include "bundle_entry.h"
 #include "entry_table.h"
 #include "mapped_file.h"
+#include "tensor_stats.h"
 #include "tensor_strings.h"
 
 namespace tfbundle {
@@ -134,6 +135,12 @@ class BundleReader {
 
   // Checks the entry's checksum (and string structure); throws DataLoss.
   void verify(std::string_view key) const;
+
+  // Statistics of a fixed-size numeric tensor (see tensor_stats.h), taken
+  // while its payload is read in cache-sized chunks and, when `verify`,
+  // checksummed: the tensor is never held whole. InvalidArgument for a
+  // dtype stats_supported() rejects.
+  TensorStats read_stats(std::string_view key, bool verify) const;
 
   // The shard and byte range of a non-partitioned entry, after checking
   // that the shard exists and, for fixed-size types, that the size agrees

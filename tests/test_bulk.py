@@ -159,3 +159,139 @@ def test_extract_command(zoo, tmp_path):
     out = run(zoo, "-o", tmp_path / "t.parquet", "--stats")
     assert out.returncode == 0, out.stderr
     assert "108 rows" in out.stdout  # 12 checkpoints x 9 tensors
+
+
+def test_stack_resumes_an_interrupted_run(zoo, tmp_path, monkeypatch):
+    sources = str(zoo / "ckpt-*.index")
+    keys = [r"conv\d/kernel", r"dense/.*"]
+    expected = bulk.stack(sources, keys, flatten=True)
+    out = tmp_path / "w.npy"
+    real = bulk._read_rows
+    calls: list[str] = []
+    stopped: list[bool] = []
+
+    def failing_on_third_batch(prefixes, *args):
+        calls.append(prefixes[0])
+        if len(calls) == 3 and not stopped:
+            stopped.append(True)
+            raise KeyboardInterrupt  # the run is stopped mid-way
+        return real(prefixes, *args)
+
+    monkeypatch.setattr(bulk, "_read_rows", failing_on_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        bulk.stack(sources, keys, flatten=True, out=out)
+    assert not out.exists()  # only a complete output gets the name
+    partial = tmp_path / "w.npy.partial"
+    done = len(list(partial.glob("done-*.json")))  # the batch after the failure may have run
+    assert 2 <= done < 4
+    # Other keys cannot resume this run; without resume it starts again.
+    with pytest.raises(ValueError, match="interrupted extraction of other"):
+        bulk.stack(sources, ["dense/bias"], out=out, resume=True)
+    calls.clear()
+    result = bulk.stack(sources, keys, flatten=True, out=out, resume=True)
+    assert len(calls) == 4 - done  # only the unfinished batches of three checkpoints
+    assert result.tobytes() == expected.tobytes()
+    assert np.load(out).tobytes() == expected.tobytes()
+    assert not partial.exists()
+
+
+def test_stack_into_zarr(zoo, tmp_path):
+    zarr = pytest.importorskip("zarr")
+    sources = str(zoo / "ckpt-*.index")
+    flat = bulk.stack(sources, [r"conv\d/kernel", r"dense/.*"], flatten=True)
+    stored = bulk.stack(sources, [r"conv\d/kernel", r"dense/.*"], flatten=True, out=tmp_path / "f.zarr", workers=2)
+    assert stored.shape == flat.shape
+    assert stored[:].tobytes() == flat.tobytes()
+    assert zarr.open(store=str(tmp_path / "f.zarr"), mode="r")[:].tobytes() == flat.tobytes()
+    per_key = bulk.stack(sources, ["conv1/kernel", "dense/bias"])
+    group = bulk.stack(sources, ["conv1/kernel", "dense/bias"], out=tmp_path / "g.zarr")
+    for key, array in per_key.items():
+        assert group[key][:].tobytes() == array.tobytes()
+    assert not (tmp_path / "g.zarr.partial").exists()
+
+
+def test_table_resumes_an_interrupted_run(zoo, tmp_path, monkeypatch):
+    pytest.importorskip("pyarrow")
+    expected = bulk.table(zoo, [r".*kernel"])
+    out = tmp_path / "t.parquet"
+    real = bulk.table_rows
+    calls: list[str] = []
+    stopped: list[bool] = []
+
+    def failing_on_second_batch(prefixes, *args):
+        calls.append(prefixes[0])
+        if len(calls) == 2 and not stopped:
+            stopped.append(True)
+            raise KeyboardInterrupt
+        return real(prefixes, *args)
+
+    monkeypatch.setattr(bulk, "table_rows", failing_on_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        bulk.table(zoo, [r".*kernel"], out=out)
+    assert not out.exists()
+    done = len(list((tmp_path / "t.parquet.partial").glob("done-*.json")))
+    assert 1 <= done < 4
+    calls.clear()
+    resumed = bulk.table(zoo, [r".*kernel"], out=out, resume=True)
+    assert len(calls) == 4 - done
+    assert resumed.equals(expected)
+    assert not (tmp_path / "t.parquet.partial").exists()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64", "int8", "uint16", "int64", "bool"])
+def test_statistics_computed_while_reading_match_numpy(tmp_path, dtype):
+    import ml_dtypes
+
+    rng = np.random.default_rng(7)
+    numpy_dtype = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
+    values = (rng.normal(size=700_001) * 40 + 3).astype(numpy_dtype)  # two or more read chunks
+    if numpy_dtype.kind == "f" or dtype == "bfloat16":
+        values[[5, 70_000]] = np.nan
+        values[[9, 200_000, 700_000]] = [np.inf, -np.inf, np.inf]
+    tfbundle.save({"v": values, "empty": np.zeros((0, 3), numpy_dtype)}, tmp_path / "c")
+    with tfbundle.open(tmp_path / "c") as reader:
+        stats = reader.statistics("v")
+        assert reader.statistics("empty")["mean"] is None
+    data = values.astype(np.float64)
+    finite = data[np.isfinite(data)]
+    assert stats["nan"] == int(np.isnan(data).sum())
+    assert stats["inf"] == int(np.isinf(data).sum())
+    assert stats["min"] == finite.min()
+    assert stats["max"] == finite.max()
+    assert stats["mean"] == pytest.approx(finite.mean(), rel=1e-12, abs=1e-12)
+    assert stats["std"] == pytest.approx(finite.std(), rel=1e-12)
+    assert stats["l2"] == pytest.approx(np.linalg.norm(finite), rel=1e-12)
+    from tfbundle.reader import array_statistics
+
+    assert array_statistics(values) == stats  # the same chunks, the same arithmetic
+
+
+def test_statistics_of_a_damaged_tensor_raise(tmp_path):
+    tfbundle.save({"v": np.arange(1000, dtype=np.float32)}, tmp_path / "c")
+    data = tmp_path / "c.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[100] ^= 1
+    data.write_bytes(bytes(raw))
+    with tfbundle.open(tmp_path / "c") as reader, pytest.raises(tfbundle.DataLossError, match="checksum"):
+        reader.statistics("v")
+
+
+def test_extract_command_resumes_and_summarises(zoo, tmp_path):
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "tfbundle", "extract", *map(str, args)], capture_output=True, text=True
+        )
+
+    out = run(zoo, "-o", tmp_path / "k.zarr", "--keys", "dense/kernel", "--resume")
+    assert out.returncode == 0, out.stderr
+    assert "12 checkpoints (0 unreadable)" in out.stdout
+    assert "per second" in out.stdout
+    partial = tmp_path / "t.parquet.partial"
+    partial.mkdir()
+    (partial / "manifest.json").write_text("{}")  # a run of something else
+    out = run(zoo, "-o", tmp_path / "t.parquet", "--resume")
+    assert out.returncode != 0
+    assert "interrupted extraction of other" in out.stderr
+    out = run(zoo, "-o", tmp_path / "t.parquet")  # without --resume: starts again
+    assert out.returncode == 0, out.stderr
+    assert "108 rows, 0 unreadable" in out.stdout

@@ -15,17 +15,21 @@ import contextlib
 import glob
 import os
 import re
+import sys
+import tempfile
 import warnings
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING, Any, Union
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from typing import Any, Union
 
 from . import paths
+from ._core import read_stack_rows
+from ._fsutil import temp_name
 from ._lazy import numpy as np
-from .reader import CheckpointReader, as_array
-
-if TYPE_CHECKING:
-    import numpy
+from .bulk_output import Run, batch_ranges
+from .dtypes import from_enum
+from .reader import CheckpointReader, array_statistics, as_array
+from .remote import Store, is_url
 
 Sources = Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]
 
@@ -42,6 +46,14 @@ class BulkError(RuntimeError):
         self.errors = errors
 
 
+class BulkWarning(UserWarning):
+    """Issued instead of :class:`BulkError` with ``on_error="warn"``; ``errors`` maps path to message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(str(BulkError(errors)))
+        self.errors = errors
+
+
 def natural_key(text: str) -> list[Any]:
     """Sort key that orders embedded numbers by value.
 
@@ -52,30 +64,65 @@ def natural_key(text: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in _DIGITS.split(text)]
 
 
-def expand(sources: Sources) -> list[str]:
-    """The checkpoint prefixes ``sources`` names: a list (kept in its order),
-    a glob (sorted naturally) or a directory tree (every ``.index`` in it,
-    sorted naturally).
+_TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # the last 8 bytes of an SSTable (V1 files, V2 indexes)
+_V1_SHARD = re.compile(r"-\d{5}-of-\d{5}$")
+
+
+def _is_v1_file(path: str) -> bool:
+    """A V1 checkpoint file: an SSTable that is not a V2 ``.index``."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(-8, os.SEEK_END)
+            return f.read(8) == _TABLE_MAGIC
+    except OSError:
+        return False
+
+
+def _checkpoint_of(path: str) -> str | None:
+    """The checkpoint a file belongs to: a V2 prefix for its ``.index`` or
+    ``.data-*``, the shard pattern's prefix for a V1 shard, the file itself
+    for a V1 file; None for anything else (``.meta``, state files...)."""
+    stripped = paths.strip_file_suffix(path)
+    if stripped != path:  # a data file counts only beside its index
+        return stripped if os.path.isfile(paths.index_path(stripped)) else None
+    if _V1_SHARD.search(path) and _is_v1_file(path):
+        return path[: _V1_SHARD.search(path).start()]  # type: ignore[union-attr]
+    if ".tfbundle-tmp." not in path and _is_v1_file(path):
+        return path
+    return None
+
+
+def expand(sources: Sources, *, storage_options: Mapping[str, Any] | None = None) -> list[str]:
+    """The checkpoints ``sources`` names: a list (kept in its order), a glob
+    or a directory tree (every checkpoint in it: V2 ``.index`` files and V1
+    files or shard sets, found by their table footer), sorted naturally.
+    URLs work too: a glob is listed through fsspec, V2 checkpoints only.
 
     Example:
         >>> expand("runs/exp1/ckpt-*.index")                      # doctest: +SKIP
         ['runs/exp1/ckpt-1', 'runs/exp1/ckpt-2', 'runs/exp1/ckpt-10']
     """
-    if isinstance(sources, (str, os.PathLike)):
-        p = os.fspath(sources)
-        if os.path.isdir(p):
-            found = [
-                os.path.join(root, name[: -len(".index")])
-                for root, _dirs, names in os.walk(p)
-                for name in names
-                if name.endswith(".index") and ".tfbundle-tmp." not in name
-            ]
-            return sorted(found, key=natural_key)
-        if glob.has_magic(p):
-            matches = {paths.strip_file_suffix(m) for m in glob.glob(p)}
-            return sorted(matches, key=natural_key)
+    if not isinstance(sources, (str, os.PathLike)):
+        return [os.fspath(s) for s in sources]
+    p = os.fspath(sources)
+    if is_url(p):
+        if not glob.has_magic(p):
+            return [p]
+        found = {paths.strip_file_suffix(u) for u in Store.for_url(p, storage_options).glob(p)}
+        return sorted((u for u in found if not glob.has_magic(u)), key=natural_key)
+    if os.path.isdir(p):
+        candidates = [
+            os.path.join(root, name)
+            for root, _dirs, names in os.walk(p)
+            for name in names
+            if ".tfbundle-tmp." not in name
+        ]
+    elif glob.has_magic(p):
+        candidates = glob.glob(p)
+    else:
         return [p]
-    return [os.fspath(s) for s in sources]
+    found = {c for c in map(_checkpoint_of, candidates) if c is not None}
+    return sorted(found, key=natural_key)
 
 
 def select_keys(reader: CheckpointReader, keys: Sequence[str] | None) -> list[str]:
@@ -98,14 +145,15 @@ def select_keys(reader: CheckpointReader, keys: Sequence[str] | None) -> list[st
     return list(dict.fromkeys(out))
 
 
-def _batches(n: int, workers: int) -> list[range]:
-    """Contiguous row ranges, a few per worker."""
-    parts = max(1, min(n, workers * 4))
-    bounds = [n * i // parts for i in range(parts + 1)]
-    return [range(bounds[i], bounds[i + 1]) for i in range(parts) if bounds[i] < bounds[i + 1]]
+def _batch_size(n: int, workers: int, row_bytes: int) -> int:
+    """Rows per batch: a few batches per worker (so a slow one is balanced),
+    at most 256 MiB of output each."""
+    by_workers = -(-n // max(1, workers * 4))
+    by_memory = max(1, (256 << 20) // max(1, row_bytes))
+    return max(1, min(by_workers, by_memory))
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def _process_pool(workers: int) -> ProcessPoolExecutor:
     """Worker processes started fresh ("spawn"): a forked child would inherit
     the core's thread pool without its threads."""
     import multiprocessing
@@ -113,75 +161,156 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _stack_rows(
-    prefixes: list[str],
-    rows: range,
-    keys: list[str],
-    layout: list[tuple[str, tuple[int, ...], str]],
-    flatten: bool,
-    out_path: str | None,
-) -> tuple[dict[str, numpy.ndarray] | None, dict[str, str]]:
-    """Reads ``rows`` of the stack: into the .npy at ``out_path`` when given,
-    else into arrays returned to the caller. Returns (arrays, errors)."""
-    if out_path is not None:
-        target: Any = np.load(out_path, mmap_mode="r+")
-        arrays = None
-    else:
-        if flatten:
-            common = np.result_type(*[np.dtype(d) for _k, _s, d in layout])
-            total = sum(int(np.prod(s)) for _k, s, _d in layout)
-            target = np.empty((len(rows), total), common)
-        else:
-            target = {k: np.empty((len(rows), *s), np.dtype(d)) for k, s, d in layout}
-        arrays = target
-    errors: dict[str, str] = {}
-    base = rows.start if out_path is None else 0
-    # (key, shape, dtype, columns of the flattened row)
-    plan: list[tuple[str, tuple[int, ...], Any, slice]] = []
-    column = 0
-    for key, shape, dtype in layout:
-        size = int(np.prod(shape))
-        plan.append((key, shape, np.dtype(dtype), slice(column, column + size)))
-        column += size
-    for row in rows:
-        i = row - base
-        prefix = prefixes[row]
+class _Progress:
+    """A tqdm bar over checkpoints when wanted (on a terminal by default)
+    and installed; otherwise nothing."""
+
+    def __init__(self, total: int, done: int, enabled: bool | None, what: str) -> None:
+        self._bar: Any = None
+        if not (sys.stderr.isatty() if enabled is None else enabled):
+            return
         try:
-            with CheckpointReader(prefix) as reader:
-                for key, shape, dtype, columns in plan:
-                    if flatten:
-                        dst = target[i, columns].reshape(shape)  # a view: rows are C-contiguous
-                    else:
-                        dst = target[i] if out_path is not None else target[key][i]
-                    if dst.dtype == dtype:
-                        reader.read_into(key, dst)  # checks shape and dtype; no allocation
-                        continue
-                    value = as_array(reader.get_tensor(key))  # flattened to a wider common dtype
+            from tqdm import tqdm
+        except ImportError:
+            if enabled:  # asked for, not merely on a terminal
+                warnings.warn('a progress bar needs tqdm: pip install "tfbundle[cli]"', stacklevel=3)
+            return
+        self._bar = tqdm(total=total, initial=done, unit="ckpt", desc=what, dynamic_ncols=True)
+
+    def update(self, rows: int) -> None:
+        if self._bar is not None:
+            self._bar.update(rows)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _numpy_dtype(enum: int) -> Any:
+    return from_enum(enum).numpy_dtype
+
+
+Layout = list[tuple[str, tuple[int, ...], int]]  # (key, shape, dtype enum) per stacked tensor
+
+
+def _new_block(rows: int, layout: Layout, flatten: bool) -> Any:
+    """Empty arrays for ``rows`` rows of the stack."""
+    if flatten:
+        common = np.result_type(*[_numpy_dtype(e) for _k, _s, e in layout])
+        return np.empty((rows, sum(int(np.prod(s)) for _k, s, _e in layout)), common)
+    return {k: np.empty((rows, *s), _numpy_dtype(e)) for k, s, e in layout}
+
+
+def _read_rows(
+    prefixes: Sequence[str],
+    layout: Layout,
+    flatten: bool,
+    block: Any,
+    storage_options: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """Reads the stacked tensors of ``prefixes`` into ``block`` (row i from
+    prefixes[i]): a 2-D array when flattened, else one array per key (a
+    single .npy holds one). Returns {path: error} of the unreadable rows,
+    which are left NaN (0 for integer types).
+
+    Local V2 checkpoints whose tensors have the first one's dtypes are read
+    by one core call for the whole batch, with the GIL released; the rows it
+    cannot read (V1, URLs, partitioned variables, casts to a common dtype,
+    damage) are read one by one through ``CheckpointReader``, which gives
+    the canonical errors."""
+    n = len(prefixes)
+    plan: list[tuple[str, tuple[int, ...], Any, int, Any]] = []  # key, shape, dtype, enum, rows as 2-D
+    column = 0
+    for key, shape, enum in layout:
+        size = int(np.prod(shape))
+        if flatten:
+            dst = block[:, column : column + size]
+        else:
+            dst = (block[key] if isinstance(block, dict) else block).reshape(n, size)
+        plan.append((key, shape, _numpy_dtype(enum), enum, dst))
+        column += size
+    if all(dst.dtype == dtype for _k, _s, dtype, _e, dst in plan) and not any(is_url(p) for p in prefixes):
+        columns = [(key, enum, list(shape), dst) for key, shape, _d, enum, dst in plan]
+        retry = [i for i, _message in read_stack_rows(list(prefixes), columns, True)]
+    else:
+        retry = list(range(n))
+    errors: dict[str, str] = {}
+    for i in retry:
+        try:
+            with CheckpointReader(prefixes[i], storage_options=storage_options) as reader:
+                for key, shape, dtype, _enum, dst in plan:
+                    value = as_array(reader.get_tensor(key))  # verified
                     if value.shape != shape or value.dtype != dtype:
                         raise ValueError(
                             f"{key!r} is {value.dtype}{list(value.shape)}, "
                             f"the first checkpoint's is {dtype}{list(shape)}"
                         )
-                    dst[...] = value
+                    dst[i] = value.reshape(-1)  # cast to the common dtype when flattened
         except (OSError, ValueError, KeyError, TypeError) as e:
-            errors[prefix] = f"{type(e).__name__}: {e}"
-            _fill_missing(target, i, layout, flatten, out_path is not None)
-    if out_path is not None:
-        target.flush()
-    return arrays, errors
+            errors[prefixes[i]] = f"{type(e).__name__}: {e}"
+            for _key, _shape, _dtype, _enum, dst in plan:
+                dst[i] = np.nan if np.issubdtype(dst.dtype, np.inexact) else 0
+    return errors
 
 
-def _fill_missing(target: Any, i: int, layout: list[Any], flatten: bool, single: bool) -> None:
-    """NaN (or 0 for non-float types) in the row of an unreadable checkpoint."""
+def read_block(
+    prefixes: Sequence[str],
+    layout: Layout,
+    flatten: bool,
+    storage_options: Mapping[str, Any] | None = None,
+) -> tuple[Any, dict[str, str]]:
+    """One batch of the stack as new arrays: (block, {path: error}); see
+    :func:`stack`. ``layout`` is :func:`stack_layout`'s.
 
-    def blank(a: Any) -> None:
-        a[i] = np.nan if np.issubdtype(a.dtype, np.inexact) else 0
+    Example:
+        >>> layout = stack_layout("zoo/m0", ["dense/.*"])           # doctest: +SKIP
+        >>> block, errors = read_block(["zoo/m0", "zoo/m1"], layout, True)  # doctest: +SKIP
+    """
+    block = _new_block(len(prefixes), layout, flatten)
+    return block, _read_rows(prefixes, layout, flatten, block, storage_options)
 
-    if flatten or single:
-        blank(target)
-    else:
-        for key, _shape, _dtype in layout:
-            blank(target[key])
+
+def stack_layout(first: str, keys: Sequence[str], *, storage_options: Mapping[str, Any] | None = None) -> Layout:
+    """[(key, shape, dtype enum)] of the tensors ``keys`` selects in the
+    checkpoint ``first``: what every other checkpoint of a stack must hold.
+
+    Example:
+        >>> stack_layout("zoo/m0", ["dense/bias"])                  # doctest: +SKIP
+        [('dense/bias', (10,), 1)]
+    """
+    with CheckpointReader(first, storage_options=storage_options) as reader:
+        layout = []
+        for key in select_keys(reader, keys):
+            stored = reader.dtype(key)
+            if stored.is_variable_length:
+                raise TypeError(f"{key!r} holds strings; stack takes numeric tensors")
+            layout.append((key, tuple(reader.shape(key)), stored.enum))
+    return layout
+
+
+def _output_kind(out: str) -> str:
+    for suffix in (".npy", ".zarr"):
+        if out.rstrip("/").endswith(suffix):
+            return suffix[1:]
+    raise ValueError(f"{out}: out must be a .npy or .zarr path")
+
+
+def _create_zarr(path: str, n: int, batch: int, layout: Layout, flatten: bool) -> None:
+    try:
+        import zarr
+    except ImportError:
+        raise ImportError('Zarr output needs zarr: pip install "tfbundle[zarr]"') from None
+    for _k, _s, enum in layout:
+        if _numpy_dtype(enum).kind == "V":
+            raise TypeError(f"{path}: Zarr cannot hold {from_enum(enum).name}; stack to .npy instead")
+    if flatten:
+        common = np.result_type(*[_numpy_dtype(e) for _k, _s, e in layout])
+        width = sum(int(np.prod(s)) for _k, s, _e in layout)
+        zarr.create_array(store=path, shape=(n, width), chunks=(batch, width), dtype=common, fill_value=0)
+        return
+    group = zarr.open_group(store=path, mode="w")
+    for key, shape, enum in layout:
+        group.create_array(name=key, shape=(n, *shape), chunks=(batch, *shape), dtype=_numpy_dtype(enum), fill_value=0)
 
 
 def stack(
@@ -192,6 +321,9 @@ def stack(
     out: str | os.PathLike[str] | None = None,
     workers: int = 1,
     on_error: str = "raise",
+    resume: bool = False,
+    progress: bool | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Any:
     """``{key: array (N, *shape)}`` of the ``keys`` of N checkpoints, rows in
     the order of ``sources`` (see :func:`expand`); with ``flatten=True`` one
@@ -199,13 +331,18 @@ def stack(
     the order ``keys`` selects them (cast to their common dtype). Keys and
     shapes come from the first checkpoint; every other must match.
 
-    ``out``, a ``.npy`` path, is filled in place (a memory map, never the
-    whole result in memory) and returned as a read-only memory map; it
-    holds one array, so it needs ``flatten=True`` or a single key.
-    ``workers`` processes read contiguous batches of checkpoints. A
+    ``out`` a ``.npy`` path (one array: ``flatten=True`` or a single key) or
+    a ``.zarr`` path (an array when flattened, else a group with an array
+    per key) is filled batch by batch, never holding the whole result, and
+    returned opened read-only. It is built in ``<out>.partial`` and renamed
+    into place when complete; ``resume=True`` continues an interrupted run
+    of the same sources and keys where it stopped. ``workers`` threads read
+    contiguous batches (the reading runs in the core without the GIL). A
     checkpoint that cannot be read leaves its row NaN (0 for integers);
     then ``on_error="raise"`` raises :class:`BulkError` at the end, and
-    ``"warn"`` warns and returns the result.
+    ``"warn"`` warns (a :class:`BulkWarning`) and returns the result.
+    ``progress`` shows a tqdm bar (default: when stderr is a terminal).
+    ``storage_options`` go to fsspec for URL sources.
 
     Example:
         >>> zoo = stack("zoo/*/ckpt-final", [r"conv\\d/kernel", r".*bias"], flatten=True)  # doctest: +SKIP
@@ -214,56 +351,109 @@ def stack(
     """
     if on_error not in ("raise", "warn"):
         raise ValueError("on_error is 'raise' or 'warn'")
-    prefixes = expand(sources)
+    prefixes = expand(sources, storage_options=storage_options)
     if not prefixes:
         raise FileNotFoundError(f"{sources!r}: no checkpoints found")
-    with CheckpointReader(prefixes[0]) as first:
-        selected = select_keys(first, keys)
-        layout = []
-        for key in selected:
-            stored = first.dtype(key)
-            if stored.is_variable_length:
-                raise TypeError(f"{key!r} holds strings; stack takes numeric tensors")
-            layout.append((key, tuple(first.shape(key)), stored.numpy_dtype.str))
+    layout = stack_layout(prefixes[0], keys, storage_options=storage_options)
     n = len(prefixes)
+    row_bytes = sum(int(np.prod(s)) * max(1, from_enum(e).itemsize) for _k, s, e in layout)
+    batch = _batch_size(n, workers, row_bytes)
     out_path = os.fspath(out) if out is not None else None
-    if out_path is not None:
-        if not out_path.endswith(".npy"):
-            raise ValueError(f"{out_path}: out must be a .npy path")
-        if not flatten and len(layout) != 1:
+    run: Run | None = None
+    if out_path is None:
+        if resume:
+            raise ValueError("resume needs out= (where the interrupted run wrote)")
+        result: Any = _new_block(n, layout, flatten)
+        batches = batch_ranges(n, batch)
+        finished: dict[range, dict[str, str]] = {}
+    else:
+        kind = _output_kind(out_path)
+        if kind == "npy" and not flatten and len(layout) != 1:
             raise ValueError(f"{out_path}: a .npy file holds one array: pass flatten=True or a single key")
-        if flatten:
-            np_dtype = np.result_type(*[np.dtype(d) for _k, _s, d in layout])
-            shape: tuple[int, ...] = (n, sum(int(np.prod(s)) for _k, s, _d in layout))
+        manifest = {
+            "kind": f"stack-{kind}",
+            "sources": prefixes,
+            "layout": [[k, list(s), e] for k, s, e in layout],
+            "flatten": flatten,
+            "rows": n,
+            "batch": batch,
+        }
+        run = Run(out_path, manifest, resume)
+        batches, finished = run.batches, run.finished
+        data = run.path(f"data.{kind}")
+        if not (run.resumed and os.path.exists(data)):
+            finished = {}
+            if kind == "npy":
+                np_dtype = (
+                    np.result_type(*[_numpy_dtype(e) for _k, _s, e in layout])
+                    if flatten
+                    else _numpy_dtype(layout[0][2])
+                )
+                width = (sum(int(np.prod(s)) for _k, s, _e in layout),) if flatten else layout[0][1]
+                np.lib.format.open_memmap(data, mode="w+", dtype=np_dtype, shape=(n, *width)).flush()
+            else:
+                _create_zarr(data, n, batch, layout, flatten)
+        if kind == "npy":
+            result = np.load(data, mmap_mode="r+")
         else:
-            np_dtype, shape = np.dtype(layout[0][2]), (n, *layout[0][1])
-        np.lib.format.open_memmap(out_path, mode="w+", dtype=np_dtype, shape=shape).flush()
-    batches = _batches(n, max(1, workers))
-    results: list[tuple[range, Any, dict[str, str]]] = []
-    if workers <= 1:
-        for rows in batches:
-            arrays, errs = _stack_rows(prefixes, rows, selected, layout, flatten, out_path)
-            results.append((rows, arrays, errs))
-    else:
-        with _pool(workers) as pool:
-            futures = [
-                (rows, pool.submit(_stack_rows, prefixes, rows, selected, layout, flatten, out_path))
-                for rows in batches
-            ]
-            results = [(rows, *future.result()) for rows, future in futures]
+            import zarr
+
+            result = zarr.open(store=data, mode="r+")
+
+    def one_batch(rows: range) -> dict[str, str]:
+        names = prefixes[rows.start : rows.stop]
+        if isinstance(result, (np.ndarray, dict)):
+            target = (
+                {k: a[rows.start : rows.stop] for k, a in result.items()}
+                if isinstance(result, dict)
+                else result[rows.start : rows.stop]
+            )
+            errs = _read_rows(names, layout, flatten, target, storage_options)
+            if isinstance(result, np.memmap):
+                result.flush()
+        else:  # Zarr: chunks are whole batches, so threads never share one
+            block, errs = read_block(names, layout, flatten, storage_options)
+            if flatten:
+                result[rows.start : rows.stop] = block
+            else:
+                for key, array in block.items():
+                    result[key][rows.start : rows.stop] = array
+        if run is not None:
+            run.mark_done(rows, errs)
+        return errs
+
     errors: dict[str, str] = {}
-    for _rows, _arrays, errs in results:
+    for errs in finished.values():
         errors.update(errs)
-    if out_path is not None:
-        result: Any = np.load(out_path, mmap_mode="r")
-    elif flatten:
-        result = np.concatenate([arrays for _r, arrays, _e in results], axis=0)
-    else:
-        result = {key: np.concatenate([a[key] for _r, a, _e in results], axis=0) for key, _s, _d in layout}
+    todo = [rows for rows in batches if rows not in finished]
+    bar = _Progress(n, n - sum(len(r) for r in todo), progress, "stack")
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = {pool.submit(one_batch, rows): rows for rows in todo}
+            try:
+                for future in as_completed(futures):
+                    errors.update(future.result())
+                    bar.update(len(futures[future]))
+            except BaseException:
+                for future in futures:  # stop at once; finished batches keep their markers
+                    future.cancel()
+                raise
+    finally:
+        bar.close()
+    if run is not None:
+        del result
+        run.finish(os.path.basename(run.path(f"data.{_output_kind(run.out)}")))
+        if _output_kind(run.out) == "npy":
+            result = np.load(run.out, mmap_mode="r")
+        else:
+            import zarr
+
+            result = zarr.open(store=run.out, mode="r")
     if errors:
+        ordered = {p: errors[p] for p in prefixes if p in errors}
         if on_error == "raise":
-            raise BulkError(errors)
-        warnings.warn(str(BulkError(errors)), stacklevel=2)
+            raise BulkError(ordered)
+        warnings.warn(BulkWarning(ordered), stacklevel=2)
     return result
 
 
@@ -279,109 +469,18 @@ def _step(reader: CheckpointReader) -> int | None:
     return None
 
 
-def _statistics(value: numpy.ndarray) -> dict[str, Any]:
-    """min, max, mean, std, L2 norm and NaN/inf counts of a numeric tensor
-    (NaN and inf excluded from the others); None where they do not apply."""
-    empty: dict[str, Any] = {"min": None, "max": None, "mean": None, "std": None, "l2": None, "nan": None, "inf": None}
-    if value.dtype == object or value.dtype.kind not in "biufc" or value.size == 0:
-        return empty
-    data = value.astype(np.float64) if value.dtype.kind in "biu" else value
-    if data.dtype.kind == "c":
-        data = np.abs(data)
-    data = data.astype(np.float64, copy=False)
-    finite = np.isfinite(data)
-    out = dict(empty, nan=int(np.isnan(data).sum()), inf=int(np.isinf(data).sum()))
-    good = data[finite] if not finite.all() else data.reshape(-1)
-    if good.size:
-        out.update(
-            min=float(good.min()),
-            max=float(good.max()),
-            mean=float(good.mean()),
-            std=float(good.std()),
-            l2=float(np.sqrt(np.dot(good, good))),
-        )
-    return out
+_STATS = ("min", "max", "mean", "std", "l2", "nan", "inf")
 
 
-def _table_rows(
-    prefixes: list[str], rows: range, keys: Sequence[str] | None, stats: bool, values: bool
-) -> list[dict[str, Any]]:
-    """The table's rows for checkpoints ``rows``; an unreadable checkpoint
-    (or key) gives one row with its error."""
-    out: list[dict[str, Any]] = []
-    for row in rows:
-        prefix = prefixes[row]
-        try:
-            with CheckpointReader(prefix) as reader:
-                step = _step(reader)
-                for key in select_keys(reader, keys):
-                    entry = reader.entry(key)
-                    dtype = reader.dtype(key)
-                    shape = list(reader.shape(key))
-                    record: dict[str, Any] = {
-                        "path": prefix,
-                        "step": step,
-                        "key": key,
-                        "dtype": dtype.name,
-                        "shape": shape,
-                        "nbytes": int(entry.get("size", 0)),
-                        "crc32c": entry.get("crc32c"),
-                        "error": None,
-                    }
-                    if stats or values:
-                        value = as_array(reader.get_tensor(key))  # verified
-                        if stats:
-                            record.update(_statistics(value))
-                        if values:
-                            record["values"] = value.reshape(-1).tolist()
-                    out.append(record)
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            out.append({"path": prefix, "error": f"{type(e).__name__}: {e}"})
-    return out
-
-
-def table(
-    sources: Sources,
-    keys: Sequence[str] | None = None,
-    *,
-    stats: bool = True,
-    values: bool = False,
-    out: str | os.PathLike[str] | None = None,
-    workers: int = 1,
-) -> Any:
-    """A ``pyarrow.Table`` with one row per (checkpoint, tensor): ``path``,
-    ``step`` (from the name, else ``global_step``), ``key``, ``dtype``,
-    ``shape``, ``nbytes``, ``crc32c`` (the stored checksum), and with
-    ``stats`` the ``min``, ``max``, ``mean``, ``std``, ``l2`` norm and counts
-    of ``nan`` and ``inf`` (from a verified read), with ``values`` the
-    values themselves (flattened lists). A checkpoint that cannot be read
-    is one row with its ``error`` and the run goes on. ``out``, a
-    ``.parquet`` path, receives the table. Needs pyarrow
-    (``pip install "tfbundle[parquet]"``).
+def table_schema(stats: bool = True, values: bool = False) -> Any:
+    """The ``pyarrow.Schema`` of :func:`table`'s result.
 
     Example:
-        >>> t = table("runs/exp1", [r".*kernel"])                   # doctest: +SKIP
-        >>> t.to_pandas().groupby("step")["l2"].sum()              # doctest: +SKIP
+        >>> table_schema(stats=False).names                        # doctest: +SKIP
+        ['path', 'step', 'key', 'dtype', 'shape', 'nbytes', 'crc32c', 'error']
     """
-    try:
-        import pyarrow as pa
-    except ImportError:
-        raise ImportError('bulk.table needs pyarrow: pip install "tfbundle[parquet]"') from None
-    prefixes = expand(sources)
-    batches = _batches(len(prefixes), max(1, workers))
-    if workers <= 1:
-        chunks = [_table_rows(prefixes, rows, keys, stats, values) for rows in batches]
-    else:
-        with _pool(workers) as pool:
-            chunks = list(pool.map(_table_rows, *zip(*[(prefixes, r, keys, stats, values) for r in batches])))
-    records = [r for chunk in chunks for r in chunk]
-    columns = ["path", "step", "key", "dtype", "shape", "nbytes", "crc32c"]
-    if stats:
-        columns += ["min", "max", "mean", "std", "l2", "nan", "inf"]
-    if values:
-        columns.append("values")
-    columns.append("error")
-    schema = pa.schema(
+    pa = _pyarrow()
+    return pa.schema(
         [
             ("path", pa.string()),
             ("step", pa.int64()),
@@ -396,12 +495,176 @@ def table(
             ("error", pa.string()),
         ]
     )
-    result = pa.table({c: [r.get(c) for r in records] for c in columns}, schema=schema)
-    if out is not None:
-        import pyarrow.parquet as pq
 
-        pq.write_table(result, os.fspath(out))
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow as pa
+    except ImportError:
+        raise ImportError('bulk tables need pyarrow: pip install "tfbundle[parquet]"') from None
+    return pa
+
+
+def table_rows(
+    prefixes: Sequence[str],
+    keys: Sequence[str] | None,
+    stats: bool,
+    values: bool,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Any:
+    """The rows of :func:`table` for the checkpoints ``prefixes``, as a
+    ``pyarrow.Table``; an unreadable checkpoint gives one row with its error.
+
+    Example:
+        >>> table_rows(["run/ckpt-1"], None, True, False).num_rows  # doctest: +SKIP
+        12
+    """
+    records: list[dict[str, Any]] = []
+    for prefix in prefixes:
+        try:
+            with CheckpointReader(prefix, storage_options=storage_options) as reader:
+                step = _step(reader)
+                for key in select_keys(reader, keys):
+                    entry = reader.entry(key)
+                    record: dict[str, Any] = {
+                        "path": prefix,
+                        "step": step,
+                        "key": key,
+                        "dtype": reader.dtype(key).name,
+                        "shape": list(reader.shape(key)),
+                        "nbytes": int(entry.get("size", 0)),
+                        "crc32c": entry.get("crc32c"),
+                        "error": None,
+                    }
+                    if values:
+                        value = as_array(reader.get_tensor(key))  # verified
+                        if stats:
+                            record.update(array_statistics(value) or {})
+                        record["values"] = value.reshape(-1).tolist() if value.dtype != object else None
+                    elif stats:
+                        record.update(reader.statistics(key) or {})  # verified, in the core while reading
+                    records.append(record)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            records.append({"path": prefix, "error": f"{type(e).__name__}: {e}"})
+    schema = table_schema(stats, values)
+    return _pyarrow().table({c: [r.get(c) for r in records] for c in schema.names}, schema=schema)
+
+
+def _table_batch(
+    prefixes: Sequence[str],
+    keys: Sequence[str] | None,
+    stats: bool,
+    values: bool,
+    part: str,
+    storage_options: Mapping[str, Any] | None,
+) -> None:
+    """Writes the batch's rows to the Parquet file ``part`` (atomically)."""
+    import pyarrow.parquet as pq
+
+    rows = table_rows(prefixes, keys, stats, values, storage_options)
+    tmp = temp_name(part)
+    pq.write_table(rows, tmp)
+    os.replace(tmp, part)
+
+
+def table(
+    sources: Sources,
+    keys: Sequence[str] | None = None,
+    *,
+    stats: bool = True,
+    values: bool = False,
+    out: str | os.PathLike[str] | None = None,
+    workers: int = 1,
+    resume: bool = False,
+    progress: bool | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Any:
+    """A ``pyarrow.Table`` with one row per (checkpoint, tensor): ``path``,
+    ``step`` (from the name, else ``global_step``), ``key``, ``dtype``,
+    ``shape``, ``nbytes``, ``crc32c`` (the stored checksum), and with
+    ``stats`` the ``min``, ``max``, ``mean``, ``std``, ``l2`` norm and counts
+    of ``nan`` and ``inf`` (computed in the core during the verified read),
+    with ``values`` the values themselves (flattened lists). A checkpoint
+    that cannot be read is one row with its ``error`` and the run goes on.
+    ``out``, a ``.parquet`` path, receives the table; it is built in
+    ``<out>.partial`` (a Parquet part per batch) and renamed into place when
+    complete, and ``resume=True`` continues an interrupted run. ``workers``
+    processes read contiguous batches; ``progress`` and ``storage_options``
+    as in :func:`stack`. Needs pyarrow (``pip install "tfbundle[parquet]"``).
+
+    Example:
+        >>> t = table("runs/exp1", [r".*kernel"])                   # doctest: +SKIP
+        >>> t.to_pandas().groupby("step")["l2"].sum()              # doctest: +SKIP
+    """
+    pa = _pyarrow()
+    import pyarrow.parquet as pq
+
+    prefixes = expand(sources, storage_options=storage_options)
+    batch = _batch_size(len(prefixes), workers, 1)
+    out_path = os.fspath(out) if out is not None else None
+    if out_path is None and resume:
+        raise ValueError("resume needs out= (where the interrupted run wrote)")
+    if out_path is not None and not out_path.endswith(".parquet"):
+        raise ValueError(f"{out_path}: out must be a .parquet path")
+    manifest = {
+        "kind": "table",
+        "sources": prefixes,
+        "keys": list(keys) if keys is not None else None,
+        "stats": stats,
+        "values": values,
+        "rows": len(prefixes),
+        "batch": batch,
+    }
+    with contextlib.ExitStack() as cleanup:
+        if out_path is None:
+            scratch = cleanup.enter_context(tempfile.TemporaryDirectory())
+            run = Run(os.path.join(scratch, "table.parquet"), manifest, resume=False)
+        else:
+            run = Run(out_path, manifest, resume)
+        finished = run.finished
+        todo = [rows for rows in run.batches if rows not in finished]
+
+        def part(rows: range) -> str:
+            return run.path(f"part-{rows.start:012d}.parquet")
+
+        bar = _Progress(len(prefixes), len(prefixes) - sum(len(r) for r in todo), progress, "table")
+        try:
+            with _process_pool(workers) if workers > 1 else ThreadPoolExecutor(max_workers=1) as pool:
+                futures = {
+                    pool.submit(
+                        _table_batch, prefixes[r.start : r.stop], keys, stats, values, part(r), storage_options
+                    ): r
+                    for r in todo
+                }
+                try:
+                    for future in as_completed(futures):
+                        future.result()
+                        run.mark_done(futures[future], {})
+                        bar.update(len(futures[future]))
+                except BaseException:
+                    for future in futures:  # stop at once; finished batches keep their parts
+                        future.cancel()
+                    raise
+        finally:
+            bar.close()
+        parts = [pq.read_table(part(rows)) for rows in run.batches]
+        result = pa.concat_tables(parts) if parts else table_schema(stats, values).empty_table()
+        if out_path is not None:
+            pq.write_table(result, run.path("data.parquet"))
+            run.finish("data.parquet")
     return result
 
 
-__all__ = ["BulkError", "expand", "natural_key", "select_keys", "stack", "table"]
+__all__ = [
+    "BulkError",
+    "BulkWarning",
+    "expand",
+    "natural_key",
+    "read_block",
+    "select_keys",
+    "stack",
+    "stack_layout",
+    "table",
+    "table_rows",
+    "table_schema",
+]

@@ -381,22 +381,59 @@ def _signature_lines(sig: Any) -> list[str]:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    import time
+    import warnings
+
     from . import bulk
 
     sources: Any = args.sources[0] if len(args.sources) == 1 else args.sources
     keys = args.keys or None
     out = args.output
-    if out.endswith(".npy"):
+    progress = False if args.quiet else None  # None: a bar when stderr is a terminal
+    start = time.perf_counter()
+    if out.rstrip("/").endswith((".npy", ".zarr")):
         if not keys:
-            raise ValueError("extract to .npy needs --keys (the tensors to stack)")
-        result = bulk.stack(sources, keys, flatten=args.flatten, out=out, workers=args.workers, on_error="warn")
-        print(f"{out}: {result.dtype}{list(result.shape)}")
+            raise ValueError(f"extract to {out} needs --keys (the tensors to stack)")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", bulk.BulkWarning)
+            result = bulk.stack(
+                sources,
+                keys,
+                flatten=args.flatten,
+                out=out,
+                workers=args.workers,
+                on_error="warn",
+                resume=args.resume,
+                progress=progress,
+            )
+        failed = 0
+        for w in caught:
+            if isinstance(w.message, bulk.BulkWarning):
+                failed += len(w.message.errors)
+            print(f"warning: {w.message}", file=sys.stderr)
+        count = int(result.shape[0]) if hasattr(result, "shape") else len(bulk.expand(sources))
+        described = f"{result.dtype}{list(result.shape)}" if hasattr(result, "shape") else "a Zarr group"
+        print(f"{out}: {described}")
     elif out.endswith(".parquet"):
-        table = bulk.table(sources, keys, stats=args.stats, values=args.values, out=out, workers=args.workers)
-        failed = sum(1 for e in table.column("error").to_pylist() if e)
+        table = bulk.table(
+            sources,
+            keys,
+            stats=args.stats,
+            values=args.values,
+            out=out,
+            workers=args.workers,
+            resume=args.resume,
+            progress=progress,
+        )
+        paths = table.column("path").to_pylist()
+        errors = table.column("error").to_pylist()
+        count = len(set(paths))
+        failed = len({p for p, e in zip(paths, errors) if e})
         print(f"{out}: {table.num_rows} rows, {failed} unreadable checkpoint(s)")
     else:
-        raise ValueError(f"{out}: the output is a .npy (stacked tensors) or .parquet (a table)")
+        raise ValueError(f"{out}: the output is a .npy or .zarr (stacked tensors) or a .parquet (a table)")
+    seconds = time.perf_counter() - start
+    print(f"{count} checkpoints ({failed} unreadable) in {seconds:.1f} s, {count / max(seconds, 1e-9):.0f} per second")
     return 0
 
 
@@ -510,14 +547,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--in-place", action="store_true")
     p.set_defaults(run=cmd_edit)
 
-    p = sub.add_parser("extract", help="many checkpoints into one .npy (stacked) or .parquet (a table)")
+    p = sub.add_parser("extract", help="many checkpoints into one .npy or .zarr (stacked) or .parquet (a table)")
     p.add_argument("sources", nargs="+", help="checkpoints, a glob or a directory tree")
-    p.add_argument("-o", "--output", required=True, help="OUT.npy (stack) or OUT.parquet (table)")
+    p.add_argument("-o", "--output", required=True, help="OUT.npy or OUT.zarr (stack) or OUT.parquet (table)")
     p.add_argument("--keys", action="append", help="a key or regular expression (repeatable)")
     p.add_argument("--flatten", action="store_true", help="one row vector per checkpoint (.npy)")
     p.add_argument("--stats", action="store_true", help="min, max, mean, std, L2, NaN/inf counts (.parquet)")
     p.add_argument("--values", action="store_true", help="the values themselves (.parquet)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--workers", type=int, default=1, help="parallel readers (threads to stack, processes for tables)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run with the same arguments")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_extract)
 
     p = sub.add_parser("bench", help="time reading (and saving) a checkpoint against TensorFlow and safetensors")
