@@ -12,9 +12,10 @@ namespace tfbundle {
 namespace {
 
 float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exponent = (h >> 10) & 0x1fu;
-  const uint32_t mantissa = h & 0x3ffu;
+  const uint32_t bits = h;  // widened first: uint16_t operands promote to int
+  const uint32_t sign = (bits & 0x8000u) << 16;
+  const uint32_t exponent = (bits >> 10) & 0x1fu;
+  const uint32_t mantissa = bits & 0x3ffu;
   float magnitude;
   if (exponent == 0) {
     magnitude = std::ldexp(static_cast<float>(mantissa), -24);  // zero or subnormal

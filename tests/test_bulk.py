@@ -13,6 +13,7 @@ import pytest
 
 import tfbundle
 from tfbundle import bulk
+from tfbundle.remote import Store
 
 # The Small CNN Zoo network: 4 970 float32 parameters.
 ZOO_SHAPES = {
@@ -295,3 +296,39 @@ def test_extract_command_resumes_and_summarises(zoo, tmp_path):
     out = run(zoo, "-o", tmp_path / "t.parquet")  # without --resume: starts again
     assert out.returncode == 0, out.stderr
     assert "108 rows, 0 unreadable" in out.stdout
+
+
+def test_v1_checkpoints_in_a_tree_and_url_globs(tf, zoo, tmp_path):
+    from tests import tf_fixtures
+
+    single, single_values = tf_fixtures.v1_checkpoint(tf, tmp_path / "tree" / "a")
+    sharded, _ = tf_fixtures.v1_checkpoint(tf, tmp_path / "tree" / "b", shards=2)
+    tfbundle.save({"w": np.ones(3, np.float32)}, tmp_path / "tree" / "c" / "ckpt-7")
+    found = bulk.expand(tmp_path / "tree")
+    base = str(tmp_path / "tree")
+    assert found == [single, f"{base}/b/model.ckpt-1234", f"{base}/c/ckpt-7"]
+    assert sharded.startswith(found[1] + "-")  # TensorFlow names the shard set by a pattern
+    rows = bulk.table(found[:1]).to_pylist()
+    assert not any(r["error"] for r in rows)
+    checked = 0
+    for r in rows:
+        value = single_values.get(r["key"])
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            continue
+        if value.size == 0:
+            assert r["mean"] is None
+        else:
+            assert r["mean"] == pytest.approx(value.astype(np.float64).mean(), rel=1e-12)
+            checked += 1
+    assert checked >= 2
+    # A glob over URLs lists through fsspec; the checkpoints are read by byte ranges.
+    pytest.importorskip("fsspec")
+    local = sorted(bulk.expand(str(zoo / "ckpt-*.index")), key=bulk.natural_key)
+    for prefix in local:
+        name = Path(prefix).name
+        for suffix in (".index", ".data-00000-of-00001"):
+            Store.for_url("memory://").put_bytes(f"memory://bulkzoo/{name}{suffix}", Path(prefix + suffix).read_bytes())
+    urls = bulk.expand("memory://bulkzoo/ckpt-*.index")
+    assert [u.rsplit("/", 1)[1] for u in urls] == [Path(p).name for p in local]
+    remote = bulk.stack(urls, ["dense/kernel"], flatten=True)
+    assert remote.tobytes() == bulk.stack(local, ["dense/kernel"], flatten=True).tobytes()
