@@ -5,8 +5,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <sys/mman.h>
-
 #include <cstring>
 #include <memory>
 #include <string>
@@ -20,6 +18,7 @@
 #include "dtypes.h"
 #include "errors.h"
 #include "file_copy.h"
+#include "flatbuffer.h"
 #include "graph_scan.h"
 #include "slice_key.h"
 #include "snappy.h"
@@ -27,6 +26,7 @@
 #include "table_reader.h"
 #include "tensor_stats.h"
 #include "tensor_strings.h"
+#include "tflite_model.h"
 #include "v1_reader.h"
 
 namespace py = pybind11;
@@ -277,6 +277,52 @@ py::tuple tensor_value_tuple(const TensorValue& t, std::shared_ptr<MappedFile> o
   return py::make_tuple(t.dtype, shape, "bytes", out);
 }
 
+// An open .tflite file: its mapping and the parsed description.
+struct TfliteFile {
+  std::shared_ptr<MappedFile> file;
+  std::string buffer;  // the file's bytes when it could not be mapped
+  TfliteModel model;
+
+  std::string_view bytes() const { return file->mapped() ? file->bytes() : std::string_view(buffer); }
+};
+
+py::list int_list(const std::vector<int32_t>& v) {
+  py::list out;
+  for (int32_t x : v) out.append(x);
+  return out;
+}
+
+py::list named_index_list(const std::vector<std::pair<std::string, uint32_t>>& v) {
+  py::list out;
+  for (const auto& [name, index] : v) out.append(py::make_tuple(py::bytes(name), index));
+  return out;
+}
+
+py::dict tflite_tensor_dict(const TfliteTensor& t) {
+  py::dict d;
+  d["name"] = py::bytes(t.name);
+  d["type"] = t.type;
+  d["shape"] = int_list(t.shape);
+  d["shape_signature"] = t.has_shape_signature ? py::object(int_list(t.shape_signature)) : py::object(py::none());
+  d["buffer"] = t.buffer;
+  d["is_variable"] = t.is_variable;
+  d["sparse"] = t.sparse;
+  if (t.has_quantization) {
+    const TfliteQuantization& q = t.quantization;
+    py::dict qd;
+    qd["scale"] = q.scale;
+    qd["zero_point"] = q.zero_point;
+    qd["min"] = q.min;
+    qd["max"] = q.max;
+    qd["quantized_dimension"] = q.quantized_dimension;
+    qd["details_type"] = q.details_type;
+    d["quantization"] = qd;
+  } else {
+    d["quantization"] = py::none();
+  }
+  return d;
+}
+
 // A scanner plus the node it stands on, for Python iteration.
 struct PyGraphScanner {
   GraphScanner scanner;
@@ -318,6 +364,13 @@ PYBIND11_MODULE(_core, m) {
         return crc32c::extend(crc, info.ptr, static_cast<size_t>(info.size * info.itemsize));
       },
       py::arg("data"), py::arg("crc") = 0, "CRC32C of a buffer, continuing from `crc`.");
+  m.def(
+      "parse_tflite",
+      [](const py::bytes& data) {
+        const std::string bytes = data;
+        return parse_tflite(bytes, "<tflite>").subgraphs.size();
+      },
+      "Parses a .tflite model held in bytes (for fuzzing and tests); the number of subgraphs.");
   m.def(
       "read_stack_rows",
       [](const std::vector<std::string>& prefixes, const py::list& columns, bool verify) {
@@ -486,6 +539,87 @@ PYBIND11_MODULE(_core, m) {
         return tensor_value_tuple(decode_tensor_proto(bytes), nullptr);
       },
       "(dtype, shape, kind, payload) of a serialized TensorProto, as GraphScanner.value().");
+
+  py::class_<TfliteFile>(m, "TfliteFile")
+      .def(
+          py::init([](const std::string& path) {
+            auto out = std::make_unique<TfliteFile>();
+            py::gil_scoped_release release;
+            out->file = MappedFile::open(path);
+            if (!out->file->mapped()) {
+              out->buffer.resize(static_cast<size_t>(out->file->size()));
+              out->file->read(0, out->buffer.size(), out->buffer.data());
+            }
+            // Parsed through pread, not the mapping (see flatbuffer::Buffer).
+            const MappedFile& file = *out->file;
+            out->model = parse_tflite(flatbuffer::Buffer(
+                file.size(), [&file](uint64_t offset, size_t n, char* dst) { file.pread_into(offset, n, dst); }, path));
+            return out;
+          }),
+          py::arg("path"))
+      .def_property_readonly("path", [](const TfliteFile& f) { return f.file->path(); })
+      .def_property_readonly("version", [](const TfliteFile& f) { return f.model.version; })
+      .def_property_readonly("description", [](const TfliteFile& f) { return py::bytes(f.model.description); })
+      .def_property_readonly("operator_codes",
+                             [](const TfliteFile& f) {
+                               py::list out;
+                               for (const auto& c : f.model.operator_codes) {
+                                 out.append(py::make_tuple(c.builtin_code, py::bytes(c.custom_code), c.version));
+                               }
+                               return out;
+                             })
+      .def_property_readonly("buffers",
+                             [](const TfliteFile& f) {
+                               py::list out;
+                               for (const auto& b : f.model.buffers)
+                                 out.append(py::make_tuple(b.offset, b.size, b.external));
+                               return out;
+                             })
+      .def_property_readonly("metadata", [](const TfliteFile& f) { return named_index_list(f.model.metadata); })
+      .def_property_readonly("signatures",
+                             [](const TfliteFile& f) {
+                               py::list out;
+                               for (const auto& s : f.model.signatures) {
+                                 out.append(py::make_tuple(py::bytes(s.key), s.subgraph, named_index_list(s.inputs),
+                                                           named_index_list(s.outputs)));
+                               }
+                               return out;
+                             })
+      .def_property_readonly(
+          "subgraphs",
+          [](const TfliteFile& f) {
+            py::list out;
+            for (const auto& g : f.model.subgraphs) {
+              py::dict d;
+              d["name"] = py::bytes(g.name);
+              py::list tensors;
+              for (const auto& t : g.tensors) tensors.append(tflite_tensor_dict(t));
+              d["tensors"] = tensors;
+              d["inputs"] = int_list(g.inputs);
+              d["outputs"] = int_list(g.outputs);
+              py::list ops;
+              for (const auto& op : g.operators) {
+                ops.append(py::make_tuple(op.opcode_index, int_list(op.inputs), int_list(op.outputs)));
+              }
+              d["operators"] = ops;
+              out.append(d);
+            }
+            return out;
+          })
+      .def(
+          "buffer",
+          [](const TfliteFile& f, size_t index) -> py::object {
+            // The buffer's bytes: a read-only view of the mapped file, or a
+            // new array when the file is not mapped.
+            if (index >= f.model.buffers.size()) throw py::index_error("no such buffer");
+            const TfliteBuffer& b = f.model.buffers[index];
+            const std::string_view data = f.bytes().substr(static_cast<size_t>(b.offset), static_cast<size_t>(b.size));
+            if (f.file->mapped()) return readonly_bytes(f.file, data);
+            py::array_t<uint8_t> out(static_cast<py::ssize_t>(data.size()));
+            if (!data.empty()) std::memcpy(out.mutable_data(), data.data(), data.size());
+            return std::move(out);
+          },
+          py::arg("index"), "A buffer's bytes (read-only, zero-copy when the file is mapped).");
 
   py::class_<PyGraphScanner>(m, "GraphScanner")
       .def(py::init([](const std::string& path, const std::vector<uint32_t>& path_to_graph) {

@@ -34,6 +34,7 @@ def main(out: Path) -> None:
             "fuzz_state",
             "fuzz_snappy",
             "fuzz_v1",
+            "fuzz_tflite",
         )
     }
     for d in seeds.values():
@@ -84,6 +85,8 @@ def main(out: Path) -> None:
     for _ in range(3):
         mgr.save()
     (seeds["fuzz_state"] / "tf_state").write_bytes((d / "checkpoint").read_bytes())
+    for name, model in tf_fixtures.tflite_models(tf, work / "tflite").items():
+        (seeds["fuzz_tflite"] / f"{name}.tflite").write_bytes(Path(model).read_bytes())
 
 
 if __name__ == "__main__":

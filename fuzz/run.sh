@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_table fuzz_entry fuzz_strings fuzz_slice_key fuzz_graph fuzz_state fuzz_snappy fuzz_v1)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_table fuzz_entry fuzz_strings fuzz_slice_key fuzz_graph fuzz_state fuzz_snappy fuzz_v1 fuzz_tflite)
 out=fuzz/out
 mkdir -p "$out"
 CXX=${CXX:-clang++}

@@ -47,6 +47,8 @@ try:
         except DataLossError:
             pass
         tfbundle.latest_checkpoint(directory)  # never raises
+    elif target == "fuzz_tflite":
+        _core.parse_tflite(data)
     elif target == "fuzz_entry":
         _core.decode_entry(data)
     elif target == "fuzz_strings":

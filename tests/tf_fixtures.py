@@ -377,3 +377,94 @@ def signature_shapes_tf1(tf, directory: Path) -> Path:
             builder.add_meta_graph_and_variables(sess, ["serve"], signature_def_map={"serving_default": sig})
             builder.save()
     return directory
+
+
+def _tflite_keras_model(tf):
+    """A small CNN: a 3x3 conv (16 filters, per-channel quantizable), then two
+    dense layers, the first big enough (3136 x 64) for dynamic-range int8."""
+    tf.keras.utils.set_random_seed(3)
+    inputs = tf.keras.Input((16, 16, 3))
+    x = tf.keras.layers.Conv2D(16, 3, activation="relu", name="conv")(inputs)
+    x = tf.keras.layers.Flatten()(x)
+    x = tf.keras.layers.Dense(64, activation="relu", name="hidden")(x)
+    outputs = tf.keras.layers.Dense(10, name="logits")(x)
+    return tf.keras.Model(inputs, outputs)
+
+
+def tflite_models(tf, directory: Path) -> dict[str, Path]:
+    """TFLite models converted by TF's TFLiteConverter at test time: from a
+    Keras model in float32, float16, dynamic-range int8 and full-integer
+    int8 (a representative dataset; per-channel quantized conv), with its
+    buffers past the flatbuffer (the layout of models over 2 GiB), and from
+    a SavedModel (float32 and dynamic-range int8). {variant: path}."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model = _tflite_keras_model(tf)
+    rng = np.random.default_rng(0)
+
+    def representative():
+        for _ in range(8):
+            yield [rng.random((1, 16, 16, 3), dtype=np.float32)]
+
+    def keras(**options):
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        for name, value in options.items():
+            if name == "supported_types":
+                converter.target_spec.supported_types = value
+            elif name == "supported_ops":
+                converter.target_spec.supported_ops = value
+            else:
+                setattr(converter, name, value)
+        return converter.convert()
+
+    default = [tf.lite.Optimize.DEFAULT]
+    flat = {
+        "float32": keras(),
+        "float16": keras(optimizations=default, supported_types=[tf.float16]),
+        "dynamic_int8": keras(optimizations=default),
+        "full_int8": keras(
+            optimizations=default,
+            representative_dataset=representative,
+            supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8],
+            inference_input_type=tf.int8,
+            inference_output_type=tf.int8,
+        ),
+        "buffer_offsets": keras(_experimental_use_buffer_offset=True),
+    }
+
+    class Affine(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(rng.normal(size=(64, 48)).astype(np.float32), name="w")
+            self.b = tf.Variable(rng.normal(size=(48,)).astype(np.float32), name="b")
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 64], tf.float32, name="features")])
+        def __call__(self, x):
+            return {"scores": tf.nn.softmax(tf.matmul(x, self.w) + self.b)}
+
+    module = Affine()
+    saved = directory / "saved_model"
+    tf.saved_model.save(module, str(saved), signatures={"score": module.__call__})
+    flat["saved_model"] = tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    converter.optimizations = default
+    flat["saved_model_int8"] = converter.convert()
+    out = {}
+    for name, data in flat.items():
+        path = directory / f"{name}.tflite"
+        path.write_bytes(data)
+        out[name] = path
+    return out
+
+
+def tflite_interpreter(tf, path: Path, **options):
+    """TF's interpreter (deprecated in 2.21), else LiteRT's, its successor."""
+    cls = getattr(getattr(tf, "lite", None), "Interpreter", None)
+    if cls is None:
+        from ai_edge_litert.interpreter import Interpreter as cls
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interpreter = cls(model_path=str(path), **options)
+    interpreter.allocate_tensors()
+    return interpreter

@@ -6,7 +6,7 @@ Example:
     ...     kernel = ckpt.get_tensor("dense/kernel")
 """
 
-from . import convert, edit, graph, saved_model
+from . import convert, edit, graph, saved_model, tflite
 from .dtypes import DType, as_dtype
 from .errors import DataLossError, NotFoundError
 from .manager import CheckpointManager
@@ -39,5 +39,6 @@ __all__ = [
     "open",
     "save",
     "saved_model",
+    "tflite",
     "update_checkpoint_state",
 ]

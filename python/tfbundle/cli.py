@@ -68,6 +68,8 @@ def _rows_for(path: str) -> tuple[str, list[dict[str, Any]]]:
     fmt = convert.detect_format(path)
     if path.lower().endswith(".meta"):
         return "meta", _meta_rows(path)
+    if fmt == "tflite":
+        return fmt, _tflite_rows(path)
     if fmt in ("graph", "safetensors", "npz", "h5"):
         source = convert.open_source(path, fmt)
         rows = []
@@ -88,6 +90,38 @@ def _rows_for(path: str) -> tuple[str, list[dict[str, Any]]]:
         source.close()
         return fmt, rows
     return "checkpoint", _checkpoint_rows(CheckpointReader(path))
+
+
+def _tflite_rows(path: str) -> list[dict[str, Any]]:
+    """Every tensor of a .tflite model's first subgraph, with its quantization."""
+    from . import tflite
+
+    rows = []
+    with tflite.open(path) as model:
+        for t in model.tensors:
+            q = t.quantization
+            if q.per_axis:
+                quant = f"per-axis {len(q.scales)} scales, dim {q.quantized_dimension}"
+            elif len(q.scales):
+                zero = int(q.zero_points[0]) if len(q.zero_points) else 0
+                quant = f"scale {float(q.scales[0]):.6g}, zero point {zero}"
+            else:
+                quant = ""
+            rows.append(
+                {
+                    "name": t.name,
+                    "dtype": t.dtype.name,
+                    "shape": list(t.shape),
+                    "bytes": t.nbytes,
+                    "shard": None,
+                    "constant": t.is_constant,
+                    "quantization": quant,
+                    "scales": [float(x) for x in q.scales],
+                    "zero_points": [int(x) for x in q.zero_points],
+                    "quantized_dimension": q.quantized_dimension,
+                }
+            )
+    return rows
 
 
 def _meta_rows(path: str) -> list[dict[str, Any]]:
@@ -154,10 +188,19 @@ def cmd_ls(args: argparse.Namespace) -> int:
         print()
         return 0
     width = max([len(r["name"]) for r in rows] + [4])
-    print(f"{'name':{width}s}  {'dtype':12s} {'shape':20s} {'bytes':>12s}  shard")
-    for r in rows:
-        shard = "" if r["shard"] is None else str(r["shard"])
-        print(f"{r['name']:{width}s}  {r['dtype']:12s} {r['shape']!s:20s} {r['bytes']:12d}  {shard}")
+    if kind == "tflite":
+        print(f"{'name':{width}s}  {'dtype':8s} {'shape':20s} {'bytes':>10s}  const  quantization")
+        for r in rows:
+            constant = "yes" if r["constant"] else ""
+            print(
+                f"{r['name']:{width}s}  {r['dtype']:8s} {r['shape']!s:20s} {r['bytes']:10d}  {constant:5s}  "
+                f"{r['quantization']}"
+            )
+    else:
+        print(f"{'name':{width}s}  {'dtype':12s} {'shape':20s} {'bytes':>12s}  shard")
+        for r in rows:
+            shard = "" if r["shard"] is None else str(r["shard"])
+            print(f"{r['name']:{width}s}  {r['dtype']:12s} {r['shape']!s:20s} {r['bytes']:12d}  {shard}")
     print(f"{len(rows)} tensors, {total} bytes ({_human(total)}) [{kind}]")
     return 0
 
@@ -185,13 +228,17 @@ def parse_index(text: str) -> tuple[Any, ...]:
     return tuple(parts)
 
 
-def _open_any(path: str) -> Any:
-    from . import convert
+def _open_any(path: str, dequantized: bool = False) -> Any:
+    """A tensor source for show and diff; ``dequantized``: a .tflite model's
+    quantized and half-precision constants as float32 (to compare them with
+    the checkpoint they came from)."""
+    from . import convert, tflite
 
     fmt = convert.detect_format(path)
     if path.lower().endswith(".meta"):
         fmt = "graph"
-    return convert.open_source(path, fmt)
+    source = convert.open_source(path, fmt)
+    return tflite.DequantizedSource(source) if dequantized and fmt == "tflite" else source
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -199,7 +246,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     from .reader import as_array
 
-    source = _open_any(args.path)
+    source = _open_any(args.path, dequantized=args.dequantize)
     try:
         if args.slice and hasattr(source, "get_slice"):
             value = source.get_slice(args.name)[parse_index(args.slice)]
@@ -250,7 +297,7 @@ def _compare(a: Any, b: Any, name: str, rtol: float, atol: float) -> dict[str, A
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    a, b = _open_any(args.a), _open_any(args.b)
+    a, b = _open_any(args.a, dequantized=True), _open_any(args.b, dequantized=True)
     try:
         keys_a, keys_b = set(a.keys()), set(b.keys())
         report: dict[str, Any] = {
@@ -501,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ls", help="list tensors: name, dtype, shape, bytes, shard")
+    p = sub.add_parser("ls", help="list tensors: name, dtype, shape, bytes, shard (.tflite: quantization)")
     p.add_argument(
         "path",
         help="checkpoint (prefix, .index, .data-*, directory), SavedModel, .pb, .meta, .safetensors, .npz or .h5",
@@ -515,13 +562,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--slice", help='numpy-style selection, dimensions separated by commas, e.g. "0:3,:"')
     p.add_argument("--full", action="store_true", help="print every value, no ellipsis")
+    p.add_argument("--dequantize", action="store_true", help="a .tflite tensor's real values (float32)")
     p.set_defaults(run=cmd_show)
 
     p = sub.add_parser("verify", help="check every checksum; exit 0 only when intact")
     p.add_argument("path")
     p.set_defaults(run=cmd_verify)
 
-    p = sub.add_parser("diff", help="compare two checkpoints; exit 0 only when they match")
+    p = sub.add_parser(
+        "diff", help="compare two checkpoints (or .tflite models, dequantized); exit 0 only when they match"
+    )
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("--rtol", type=float, default=0.0)
@@ -529,7 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_diff)
 
-    p = sub.add_parser("convert", help="checkpoint <-> safetensors <-> npz; .h5 and frozen .pb as sources")
+    p = sub.add_parser("convert", help="checkpoint <-> safetensors <-> npz; .h5, frozen .pb and .tflite as sources")
     p.add_argument("src")
     p.add_argument("dst")
     p.add_argument("--dtype", help="cast floating-point tensors, e.g. bfloat16")

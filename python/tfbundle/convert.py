@@ -14,19 +14,20 @@ import zipfile
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from . import paths, safetensors_io
+from . import paths, safetensors_io, tflite
 from ._fsutil import temp_name
 from ._lazy import numpy as np
 from .dtypes import DType, as_dtype
 from .reader import CheckpointReader, as_array
 from .writer import Writer
 
-FORMATS = ("checkpoint", "safetensors", "npz", "h5", "graph")
+FORMATS = ("checkpoint", "safetensors", "npz", "h5", "graph", "tflite")
 
 
 def detect_format(path: paths.PathLike, *, for_output: bool = False) -> str:
     """Guesses a file's format from its name: ``.safetensors``, ``.npz``,
-    ``.h5``/``.hdf5``, ``.pb``/``.pbtxt`` (frozen graph); else a checkpoint.
+    ``.h5``/``.hdf5``, ``.pb``/``.pbtxt`` (frozen graph), ``.tflite``; else a
+    checkpoint.
 
     Example:
         >>> detect_format("model.safetensors")
@@ -41,6 +42,8 @@ def detect_format(path: paths.PathLike, *, for_output: bool = False) -> str:
         return "h5"
     if p.endswith((".pb", ".pbtxt")) and not for_output:
         return "graph"
+    if p.endswith(".tflite") and not for_output:
+        return "tflite"
     return "checkpoint"
 
 
@@ -136,6 +139,8 @@ def open_source(
         from .graph import ConstSource
 
         return ConstSource(p)
+    if fmt == "tflite":
+        return tflite.open(p)  # constants as stored (quantized ones as integers)
     return CheckpointReader(p, storage_options=storage_options)
 
 
