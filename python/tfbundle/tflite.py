@@ -233,6 +233,11 @@ class Model:
         t = self.tensor(name_or_index, subgraph=subgraph)
         if not t.is_constant:
             raise ValueError(f"{self.path}: tensor {t.name!r} has no constant data (the model computes it)")
+        if t.is_sparse:
+            raise ValueError(
+                f"{self.path}: tensor {t.name!r} is sparse (its buffer holds the compressed values); "
+                "sparse constants are not decoded"
+            )
         raw = self._file.buffer(t.buffer)
         value = self._decode(t, raw)
         if dequantize:
