@@ -135,6 +135,17 @@ void gather(const wire::Field& f, const ValueSource& s, bool is_bool, Sink* sink
   }
 }
 
+// The most bytes a TensorProto may expand to by broadcasting (a declared
+// shape filled from a few values): TensorFlow sets no limit, but a handful
+// of bytes must not make a reader allocate without bound. Fuzzing builds
+// (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, set by fuzz/run.sh) use a
+// smaller one, below libFuzzer's 2 GiB memory limit.
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+constexpr uint64_t kMaxBroadcastBytes = uint64_t{256} << 20;
+#else
+constexpr uint64_t kMaxBroadcastBytes = uint64_t{1} << 34;  // 16 GiB
+#endif
+
 // TensorFlow's rule: k >= n values -> the first n; 0 < k < n -> the last
 // value repeated; none -> zeros. `element` is the byte width of an element.
 std::string broadcast(const std::string& values, int64_t k, int64_t n, size_t element) {
@@ -253,8 +264,8 @@ TensorValue decode_tensor_proto(std::string_view bytes) {
   }
   // Typed values are broadcast; refuse shapes no message could sensibly
   // describe before allocating for them.
-  if (static_cast<uint64_t>(n) * static_cast<uint64_t>(width) > (uint64_t{1} << 34)) {
-    throw DataLoss("TensorProto broadcasts a value to more than 16 GiB");
+  if (static_cast<uint64_t>(n) * static_cast<uint64_t>(width) > kMaxBroadcastBytes) {
+    throw DataLoss("TensorProto broadcasts a value to more than " + std::to_string(kMaxBroadcastBytes >> 20) + " MiB");
   }
   StringSink values, int_fallback;
   const bool is_bool = t.dtype == kBool;

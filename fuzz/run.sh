@@ -49,6 +49,7 @@ for target in "${targets[@]}"; do
   fi
   binary="$out/$target.bin"
   "$CXX" -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
     "${arch_flags[@]}" -Icsrc "fuzz/targets/$target.cc" "${core[@]}" -o "$binary"
   run "$target" "$binary" "$corpus" -max_total_time="$seconds" -artifact_prefix="$out/$target/" \
     -print_final_stats=1
