@@ -18,7 +18,7 @@ import re
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from typing import Any, Union
 
@@ -184,6 +184,20 @@ class _Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def _collect(futures: dict[Any, range], bar: _Progress, done: Callable[[range, Any], None]) -> None:
+    """Hands each batch's result to ``done`` as batches finish. On the first
+    failure (or an interrupt) the batches not yet started are cancelled
+    (finished ones keep their markers, for a resume) and it re-raises."""
+    try:
+        for future in as_completed(futures):
+            done(futures[future], future.result())
+            bar.update(len(futures[future]))
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
 
 
 def _numpy_dtype(enum: int) -> Any:
@@ -441,14 +455,7 @@ def stack(
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             futures = {pool.submit(one_batch, rows): rows for rows in todo}
-            try:
-                for future in as_completed(futures):
-                    errors.update(future.result())
-                    bar.update(len(futures[future]))
-            except BaseException:
-                for future in futures:  # stop at once; finished batches keep their markers
-                    future.cancel()
-                raise
+            _collect(futures, bar, lambda _rows, errs: errors.update(errs))
     finally:
         bar.close()
     if run is not None:
@@ -647,15 +654,7 @@ def table(
                     ): r
                     for r in todo
                 }
-                try:
-                    for future in as_completed(futures):
-                        future.result()
-                        run.mark_done(futures[future], {})
-                        bar.update(len(futures[future]))
-                except BaseException:
-                    for future in futures:  # stop at once; finished batches keep their parts
-                        future.cancel()
-                    raise
+                _collect(futures, bar, lambda rows, _result: run.mark_done(rows, {}))
         finally:
             bar.close()
         parts = [pq.read_table(part(rows)) for rows in run.batches]
