@@ -189,7 +189,7 @@ def test_stack_resumes_an_interrupted_run(zoo, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="interrupted extraction of other"):
         bulk.stack(sources, ["dense/bias"], out=out, resume=True)
     calls.clear()
-    result = bulk.stack(sources, keys, flatten=True, out=out, resume=True)
+    result = bulk.stack(sources, keys, flatten=True, out=out, resume=True, workers=2)  # other workers: same batches
     assert len(calls) == 4 - done  # only the unfinished batches of three checkpoints
     assert result.tobytes() == expected.tobytes()
     assert np.load(out).tobytes() == expected.tobytes()

@@ -417,7 +417,7 @@ def stack(
                 width = (sum(int(np.prod(s)) for _k, s, _e in layout),) if flatten else layout[0][1]
                 np.lib.format.open_memmap(data, mode="w+", dtype=np_dtype, shape=(n, *width)).flush()
             else:
-                _create_zarr(data, n, batch, layout, flatten)
+                _create_zarr(data, n, int(run.manifest["batch"]), layout, flatten)
         if kind == "npy":
             result = np.load(data, mmap_mode="r+")
         else:

@@ -2,7 +2,8 @@
 resume and a finished one appears whole.
 
 ``Run(out, manifest, resume)`` works in the directory ``<out>.partial``:
-``manifest.json`` (what is extracted, from which sources, in which batches),
+``manifest.json`` (what is extracted, from which sources, in which batches:
+a resumed run keeps the batches it started with, whatever its workers),
 the data under construction (``data.npy``, ``data.zarr`` or one Parquet part
 per batch) and one ``done-<start>-<stop>.json`` marker per finished batch,
 holding that batch's errors and written (atomically) only after its data is
@@ -43,6 +44,12 @@ def write_json_atomically(path: str, value: Any) -> None:
     os.replace(tmp, path)
 
 
+def _same_work(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Manifests that describe the same extraction: equal but for the batch
+    size, which follows the number of workers."""
+    return {k: v for k, v in a.items() if k != "batch"} == {k: v for k, v in b.items() if k != "batch"}
+
+
 class Run:
     """One extraction's output under construction (see the module docstring).
 
@@ -58,7 +65,9 @@ class Run:
         manifest_path = os.path.join(self.directory, "manifest.json")
         self.resumed = False
         if os.path.isdir(self.directory):
-            if resume and self._read_manifest(manifest_path) == manifest:
+            stored = self._read_manifest(manifest_path)
+            if resume and isinstance(stored, dict) and _same_work(stored, manifest):
+                self.manifest = stored  # its batches, whatever the workers now
                 self.resumed = True
             elif resume:
                 raise ValueError(
@@ -70,7 +79,7 @@ class Run:
         if not self.resumed:
             os.makedirs(self.directory)
             write_json_atomically(manifest_path, manifest)
-        self.batches = batch_ranges(int(manifest["rows"]), int(manifest["batch"]))
+        self.batches = batch_ranges(int(self.manifest["rows"]), int(self.manifest["batch"]))
 
     @staticmethod
     def _read_manifest(path: str) -> Any:
