@@ -332,3 +332,35 @@ def test_v1_checkpoints_in_a_tree_and_url_globs(tf, zoo, tmp_path):
     assert [u.rsplit("/", 1)[1] for u in urls] == [Path(p).name for p in local]
     remote = bulk.stack(urls, ["dense/kernel"], flatten=True)
     assert remote.tobytes() == bulk.stack(local, ["dense/kernel"], flatten=True).tobytes()
+
+
+def test_stack_reads_spans_and_scattered_tensors_alike(tmp_path):
+    # "a" and "z" lie on either side of an 8 MiB tensor: the stack reads them
+    # one by one instead of the span; "a" and "b", adjacent, in one read.
+    # A truncated data file is an error row either way.
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        tfbundle.save(
+            {
+                "a": rng.normal(size=5).astype(np.float32),
+                "b": rng.normal(size=7).astype(np.float32),
+                "m": rng.normal(size=(1024, 2048)).astype(np.float32),
+                "z": np.arange(i, i + 3, dtype=np.int64),
+            },
+            tmp_path / f"c-{i}",
+        )
+    sources = [tmp_path / f"c-{i}" for i in range(3)]
+    for keys in (["a", "z"], ["a", "b"]):
+        stacked = bulk.stack(sources, keys)
+        for row, prefix in enumerate(sources):
+            with tfbundle.open(prefix) as reader:
+                for key in keys:
+                    assert stacked[key][row].tobytes() == reader.get_tensor(key).tobytes()
+    data = tmp_path / "c-1.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:100])  # "a" and "b" (bytes 0-48) survive, "z" does not
+    for keys in (["a", "z"], ["z"]):
+        with pytest.raises(bulk.BulkError) as info:
+            bulk.stack(sources, keys)
+        assert list(info.value.errors) == [str(tmp_path / "c-1")]
+        assert "truncated" in info.value.errors[str(tmp_path / "c-1")]
+    assert bulk.stack(sources, ["a", "b"])["b"].shape == (3, 7)  # as TensorFlow, which reads only what it needs
