@@ -65,7 +65,6 @@ def natural_key(text: str) -> list[Any]:
 
 
 _TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # the last 8 bytes of an SSTable (V1 files, V2 indexes)
-_V1_SHARD = re.compile(r"-\d{5}-of-\d{5}$")
 
 
 def _is_v1_file(path: str) -> bool:
@@ -85,11 +84,9 @@ def _checkpoint_of(path: str) -> str | None:
     stripped = paths.strip_file_suffix(path)
     if stripped != path:  # a data file counts only beside its index
         return stripped if os.path.isfile(paths.index_path(stripped)) else None
-    if _V1_SHARD.search(path) and _is_v1_file(path):
-        return path[: _V1_SHARD.search(path).start()]  # type: ignore[union-attr]
-    if ".tfbundle-tmp." not in path and _is_v1_file(path):
-        return path
-    return None
+    if ".tfbundle-tmp." in path or not _is_v1_file(path):
+        return None
+    return paths.v1_shard_base(path) or path
 
 
 def expand(sources: Sources, *, storage_options: Mapping[str, Any] | None = None) -> list[str]:
@@ -207,6 +204,22 @@ def _numpy_dtype(enum: int) -> Any:
 Layout = list[tuple[str, tuple[int, ...], int]]  # (key, shape, dtype enum) per stacked tensor
 
 
+def flat_row(layout: Layout) -> tuple[Any, int]:
+    """(dtype, width) of a flattened row: the layout's common dtype and its
+    element count.
+
+    Example:
+        >>> flat_row([("w", (2, 3), 1), ("b", (3,), 1)])
+        (dtype('float32'), 9)
+    """
+    return np.result_type(*[_numpy_dtype(e) for _k, _s, e in layout]), sum(int(np.prod(s)) for _k, s, _e in layout)
+
+
+def row_bytes(layout: Layout) -> int:
+    """The bytes one checkpoint's stacked tensors hold."""
+    return sum(int(np.prod(s)) * max(1, from_enum(e).itemsize) for _k, s, e in layout)
+
+
 def _empty(shape: tuple[int, ...], dtype: Any) -> Any:
     """An uninitialised array from the core's allocator: large ones are
     huge-page backed and recycled, so a stack of small checkpoints does not
@@ -221,8 +234,8 @@ def _empty(shape: tuple[int, ...], dtype: Any) -> Any:
 def _new_block(rows: int, layout: Layout, flatten: bool) -> Any:
     """Empty arrays for ``rows`` rows of the stack."""
     if flatten:
-        common = np.result_type(*[_numpy_dtype(e) for _k, _s, e in layout])
-        return _empty((rows, sum(int(np.prod(s)) for _k, s, _e in layout)), common)
+        common, width = flat_row(layout)
+        return _empty((rows, width), common)
     return {k: _empty((rows, *s), _numpy_dtype(e)) for k, s, e in layout}
 
 
@@ -329,8 +342,7 @@ def _create_zarr(path: str, n: int, batch: int, layout: Layout, flatten: bool) -
         if _numpy_dtype(enum).kind == "V":
             raise TypeError(f"{path}: Zarr cannot hold {from_enum(enum).name}; stack to .npy instead")
     if flatten:
-        common = np.result_type(*[_numpy_dtype(e) for _k, _s, e in layout])
-        width = sum(int(np.prod(s)) for _k, s, _e in layout)
+        common, width = flat_row(layout)
         zarr.create_array(store=path, shape=(n, width), chunks=(batch, width), dtype=common, fill_value=0)
         return
     group = zarr.open_group(store=path, mode="w")
@@ -381,8 +393,7 @@ def stack(
         raise FileNotFoundError(f"{sources!r}: no checkpoints found")
     layout = stack_layout(prefixes[0], keys, storage_options=storage_options)
     n = len(prefixes)
-    row_bytes = sum(int(np.prod(s)) * max(1, from_enum(e).itemsize) for _k, s, e in layout)
-    batch = _batch_size(n, workers, row_bytes)
+    batch = _batch_size(n, workers, row_bytes(layout))
     out_path = os.fspath(out) if out is not None else None
     run: Run | None = None
     if out_path is None:
@@ -409,13 +420,9 @@ def stack(
         if not (run.resumed and os.path.exists(data)):
             finished = {}
             if kind == "npy":
-                np_dtype = (
-                    np.result_type(*[_numpy_dtype(e) for _k, _s, e in layout])
-                    if flatten
-                    else _numpy_dtype(layout[0][2])
-                )
-                width = (sum(int(np.prod(s)) for _k, s, _e in layout),) if flatten else layout[0][1]
-                np.lib.format.open_memmap(data, mode="w+", dtype=np_dtype, shape=(n, *width)).flush()
+                np_dtype, width = flat_row(layout) if flatten else (_numpy_dtype(layout[0][2]), 0)
+                shape = (n, width) if flatten else (n, *layout[0][1])
+                np.lib.format.open_memmap(data, mode="w+", dtype=np_dtype, shape=shape).flush()
             else:
                 _create_zarr(data, n, int(run.manifest["batch"]), layout, flatten)
         if kind == "npy":
@@ -460,8 +467,9 @@ def stack(
         bar.close()
     if run is not None:
         del result
-        run.finish(os.path.basename(run.path(f"data.{_output_kind(run.out)}")))
-        if _output_kind(run.out) == "npy":
+        kind = _output_kind(run.out)
+        run.finish(f"data.{kind}")
+        if kind == "npy":
             result = np.load(run.out, mmap_mode="r")
         else:
             import zarr
@@ -669,8 +677,10 @@ __all__ = [
     "BulkError",
     "BulkWarning",
     "expand",
+    "flat_row",
     "natural_key",
     "read_block",
+    "row_bytes",
     "select_keys",
     "stack",
     "stack_layout",

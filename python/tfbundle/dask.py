@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import bulk
-from ._lazy import numpy as np
 from .bulk_output import batch_ranges
 from .dtypes import from_enum
 
@@ -80,9 +79,8 @@ def stack(
     if not prefixes:
         raise FileNotFoundError(f"{sources!r}: no checkpoints found")
     layout = bulk.stack_layout(prefixes[0], keys, storage_options=storage_options)
-    row_bytes = sum(int(np.prod(s)) * max(1, from_enum(e).itemsize) for _k, s, e in layout)
     if batch_size is None:
-        by_memory = max(1, (64 << 20) // max(1, row_bytes))
+        by_memory = max(1, (64 << 20) // max(1, bulk.row_bytes(layout)))
         batch_size = max(1, min(by_memory, -(-len(prefixes) // max(1, workers))))
     batches = batch_ranges(len(prefixes), batch_size)
     blocks = [
@@ -90,8 +88,7 @@ def stack(
         for r in batches
     ]
     if flatten:
-        dtype = np.result_type(*[from_enum(e).numpy_dtype for _k, _s, e in layout])
-        width = sum(int(np.prod(s)) for _k, s, _e in layout)
+        dtype, width = bulk.flat_row(layout)
         result: Any = da.concatenate(
             [da.from_delayed(b, shape=(len(r), width), dtype=dtype) for b, r in zip(blocks, batches)]
         )

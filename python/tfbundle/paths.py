@@ -55,6 +55,17 @@ def strip_file_suffix(path: str) -> str:
     return _DATA_SUFFIX.sub("", path)
 
 
+def v1_shard_base(path: str) -> str | None:
+    """``P`` for a V1 shard file name ``P-SSSSS-of-NNNNN``; else None.
+
+    Example:
+        >>> v1_shard_base("model.ckpt-7-00001-of-00002")
+        'model.ckpt-7'
+    """
+    shard = _V1_SHARD_SUFFIX.search(path)
+    return path[: shard.start()] if shard else None
+
+
 def v1_files(path: str) -> list[str]:
     """The files of a V1 checkpoint named ``path``, sorted; [] when none.
 
@@ -80,4 +91,12 @@ def v1_files(path: str) -> list[str]:
     return sorted(glob.glob(f"{glob.escape(path)}-{_FIVE_DIGITS}-of-{_FIVE_DIGITS}"))
 
 
-__all__ = ["PathLike", "data_path", "existing_data_paths", "index_path", "strip_file_suffix", "v1_files"]
+__all__ = [
+    "PathLike",
+    "data_path",
+    "existing_data_paths",
+    "index_path",
+    "strip_file_suffix",
+    "v1_files",
+    "v1_shard_base",
+]
