@@ -3,8 +3,9 @@
 // each checkpoint as a BundleReader costs two mmaps, two munmaps and a
 // Python round trip per tensor: several times the reading itself. Here one
 // call reads a whole batch of checkpoints with the GIL released: each index
-// and each small data file is read whole with one pread, and every payload
-// is checked (length, dtype, shape, checksum) by the same code as any read.
+// is read whole with one pread, the stacked payloads of each data file with
+// one preadv straight into their rows, and every payload is checked
+// (length, dtype, shape, checksum) by the same code as any read.
 #pragma once
 
 #include <cstddef>

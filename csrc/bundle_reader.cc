@@ -335,46 +335,60 @@ DecodedStrings BundleReader::decode_string_payload(std::string_view key, const B
 }
 
 PayloadRange BundleReader::payload_range(std::string_view key) const {
-  const size_t i = find(key);
-  const BundleEntry e = table_.entry(i);
-  if (!e.slices.empty()) throw InvalidArgument("tensor " + quoted(key) + " is partitioned; read its slices");
-  if (e.dtype != kString && e.dtype != kVariant) fixed_size(i);
-  if (e.shard_id >= header_.num_shards) {
-    fail(key, "names data shard " + std::to_string(e.shard_id) + " but the bundle has " +
-                  std::to_string(header_.num_shards));
-  }
-  return PayloadRange{e.shard_id, static_cast<uint64_t>(e.offset), static_cast<uint64_t>(e.size)};
+  return payload_range(find(key));
 }
 
-void BundleReader::check_fetched_length(std::string_view key, const BundleEntry& e, size_t fetched) const {
-  if (fetched == static_cast<uint64_t>(e.size)) return;
-  throw DataLoss(data_path(e.shard_id) + ": tensor " + quoted(key) + " spans bytes [" + std::to_string(e.offset) +
-                 ", " + std::to_string(e.offset + e.size) + ") but " + std::to_string(fetched) +
+PayloadRange BundleReader::payload_range(size_t i) const {
+  const std::string_view key = table_.key(i);
+  if (table_.partitioned(i)) throw InvalidArgument("tensor " + quoted(key) + " is partitioned; read its slices");
+  const int32_t dtype = table_.dtype(i);
+  if (dtype != kString && dtype != kVariant) fixed_size(i);
+  const int32_t shard_id = table_.shard_id(i);
+  if (shard_id >= header_.num_shards) {
+    fail(key,
+         "names data shard " + std::to_string(shard_id) + " but the bundle has " + std::to_string(header_.num_shards));
+  }
+  return PayloadRange{shard_id, static_cast<uint64_t>(table_.offset(i)), static_cast<uint64_t>(table_.size(i))};
+}
+
+void BundleReader::check_fetched_length(size_t i, size_t fetched) const {
+  const int64_t offset = table_.offset(i);
+  const int64_t size = table_.size(i);
+  if (fetched == static_cast<uint64_t>(size)) return;
+  throw DataLoss(data_path(table_.shard_id(i)) + ": tensor " + quoted(table_.key(i)) + " spans bytes [" +
+                 std::to_string(offset) + ", " + std::to_string(offset + size) + ") but " + std::to_string(fetched) +
                  " were read (truncated data file?)");
 }
 
 void BundleReader::read_fetched(std::string_view key, std::string_view src, void* dst, size_t n, bool verify) const {
-  const PayloadRange range = payload_range(key);
   const size_t i = find(key);
-  check_fetched_length(key, table_.entry(i), src.size());
+  const PayloadRange range = payload_range(i);
+  check_fetched_length(i, src.size());
   if (n != range.size) fail(key, "destination buffer has the wrong size");
+  if (n > 0) std::memcpy(dst, src.data(), n);
+  check_fetched(i, dst, n, verify);
+}
+
+void BundleReader::check_fetched(size_t i, void* data, size_t n, bool verify) const {
+  const std::string_view key = table_.key(i);
+  if (n != static_cast<uint64_t>(table_.size(i))) fail(key, "destination buffer has the wrong size");
   if (n == 0) {
     if (verify && !(table_.has_crc(i) && crc32c::mask(0) == table_.masked_crc(i))) {
       fail(key, "checksum mismatch (empty tensor)");
     }
     return;
   }
-  std::memcpy(dst, src.data(), n);
-  if (verify && !(table_.has_crc(i) && crc32c::mask(crc32c::value(dst, n)) == table_.masked_crc(i))) {
-    throw DataLoss(data_path(range.shard_id) + ": checksum mismatch for tensor " + quoted(key) + " (data corrupted)");
+  if (verify && !(table_.has_crc(i) && crc32c::mask(crc32c::value(data, n)) == table_.masked_crc(i))) {
+    throw DataLoss(data_path(table_.shard_id(i)) + ": checksum mismatch for tensor " + quoted(key) +
+                   " (data corrupted)");
   }
-  if (header_.big_endian) swap_in_place(dst, n, swap_unit(table_.dtype(i)));
+  if (header_.big_endian) swap_in_place(data, n, swap_unit(table_.dtype(i)));
 }
 
 StringTensor BundleReader::read_fetched_strings(std::string_view key, std::string src, bool verify) const {
   const BundleEntry e = get(key);
   if (e.dtype != kString && e.dtype != kVariant) fail(key, "is not a string or variant tensor");
-  check_fetched_length(key, e, src.size());
+  check_fetched_length(find(key), src.size());
   StringTensor out;
   out.buffer = std::make_unique<std::string>(std::move(src));
   out.items = decode_string_payload(key, e, *out.buffer, verify, data_path(e.shard_id)).items;

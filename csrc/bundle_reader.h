@@ -146,6 +146,7 @@ class BundleReader {
   // that the shard exists and, for fixed-size types, that the size agrees
   // with the shape.
   PayloadRange payload_range(std::string_view key) const;
+  PayloadRange payload_range(size_t i) const;
   // Copies fetched payload bytes `src` of a fixed-size entry into dst (n
   // must equal its size), as read_into does: the fetched length, then the
   // checksum when `verify`, are checked, and big-endian data is swapped.
@@ -153,6 +154,10 @@ class BundleReader {
   // Decodes fetched payload bytes of a string or variant entry (see
   // read_strings); the result's items view `src`'s copy in its buffer.
   StringTensor read_fetched_strings(std::string_view key, std::string src, bool verify) const;
+  // Checks n bytes of fixed-size entry i that the caller read into `data`
+  // itself: their count, then their checksum when `verify`; then swaps
+  // big-endian data to host order in place.
+  void check_fetched(size_t i, void* data, size_t n, bool verify) const;
 
  private:
   std::shared_ptr<MappedFile> shard(int32_t id) const;
@@ -172,8 +177,8 @@ class BundleReader {
   // Decodes a string/variant payload; `where` names its file in errors.
   DecodedStrings decode_string_payload(std::string_view key, const BundleEntry& e, std::string_view payload,
                                        bool verify, const std::string& where) const;
-  // Throws DataLoss unless `fetched` bytes were fetched for an entry of `expected` bytes.
-  void check_fetched_length(std::string_view key, const BundleEntry& e, size_t fetched) const;
+  // Throws DataLoss unless `fetched` bytes were fetched for entry i.
+  void check_fetched_length(size_t i, size_t fetched) const;
 
   std::string prefix_;
   std::string index_path_;

@@ -356,6 +356,20 @@ def test_stack_reads_spans_and_scattered_tensors_alike(tmp_path):
             with tfbundle.open(prefix) as reader:
                 for key in keys:
                     assert stacked[key][row].tobytes() == reader.get_tensor(key).tobytes()
+    # Without "m", "z" and "a" are read by one preadv (and "b" between them
+    # into a sink), each into its own column, whatever order keys give.
+    for i in range(3):
+        tfbundle.save({"a": np.int64([i]), "b": np.arange(9.0), "z": np.int64([-i, i])}, tmp_path / f"s-{i}")
+    small = [tmp_path / f"s-{i}" for i in range(3)]
+    flat = bulk.stack(small, ["z", "a"], flatten=True)
+    assert flat.dtype == np.int64
+    assert flat.tolist() == [[-i, i, i] for i in range(3)]
+    for keys in (["z", "a"], ["b"]):
+        stacked = bulk.stack(small, keys)
+        for row, prefix in enumerate(small):
+            with tfbundle.open(prefix) as reader:
+                for key in keys:
+                    assert stacked[key][row].tobytes() == reader.get_tensor(key).tobytes()
     data = tmp_path / "c-1.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:100])  # "a" and "b" (bytes 0-48) survive, "z" does not
     for keys in (["a", "z"], ["z"]):
