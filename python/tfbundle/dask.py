@@ -61,8 +61,9 @@ def stack(
 ) -> Any:
     """:func:`tfbundle.bulk.stack` as Dask Arrays: ``{key: dask array (N,
     *shape)}``, or one ``(N, D)`` array with ``flatten=True``, chunked by
-    batches of ``batch_size`` checkpoints (default: about 64 MiB of rows,
-    at least one batch per ``workers``). A batch holding an unreadable
+    batches of ``batch_size`` checkpoints (default: batches of at most
+    64 MiB of rows, as many as a multiple of ``workers``, so the workers
+    finish together). A batch holding an unreadable
     checkpoint fails its task with :class:`tfbundle.bulk.BulkError`
     (``on_error="raise"``), or leaves its row NaN (``"warn"``, ``"ignore"``).
     With ``out`` (a ``.zarr`` path) the arrays are stored there by
@@ -81,7 +82,9 @@ def stack(
     layout = bulk.stack_layout(prefixes[0], keys, storage_options=storage_options)
     if batch_size is None:
         by_memory = max(1, (64 << 20) // max(1, bulk.row_bytes(layout)))
-        batch_size = max(1, min(by_memory, -(-len(prefixes) // max(1, workers))))
+        count = -(-len(prefixes) // by_memory)
+        count = -(-count // max(1, workers)) * max(1, workers)
+        batch_size = max(1, -(-len(prefixes) // count))
     batches = batch_ranges(len(prefixes), batch_size)
     blocks = [
         dask.delayed(_block, pure=True)(prefixes[r.start : r.stop], layout, flatten, on_error, storage_options)
