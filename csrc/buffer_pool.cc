@@ -85,6 +85,9 @@ Buffer acquire_buffer(size_t n) {
     }
   }
   void* region = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (region == MAP_FAILED && trim_buffer_cache() > 0) {  // the cache's mappings may be what ran out
+    region = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
   if (region == MAP_FAILED) throw std::bad_alloc();
   if (n < kHuge) return Buffer{region, region, size};
   // Advance to the next huge-page boundary by pointer arithmetic (keeps provenance).

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import tfbundle
 
 
-def test_recycled_buffers_hold_the_new_values(tmp_path):
+# Arrays from 64 KiB up come from the pool: small (whole pages), large
+# (2 MiB-aligned huge-page regions), and one reused for a smaller tensor.
+@pytest.mark.parametrize("nbytes", [96 << 10, 256 << 10, 6 << 20])
+def test_recycled_buffers_hold_the_new_values(tmp_path, nbytes):
     prefix = tmp_path / "ckpt"
-    n = (6 << 20) // 4  # above the 4 MiB pool threshold
+    n = nbytes // 4
     tfbundle.save(
         {"a": np.full(n, 1.0, np.float32), "b": np.full(n, 2.0, np.float32), "c": np.full(n // 2, 3.0, np.float32)},
         prefix,
