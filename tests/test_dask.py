@@ -9,7 +9,7 @@ import pytest
 import tfbundle
 from tfbundle import bulk
 
-pytest.importorskip("dask")
+dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 tfdask = pytest.importorskip("tfbundle.dask")
 
@@ -44,6 +44,13 @@ def test_stack_on_a_cluster_equals_the_local_path(zoo, client):
     computed = client.compute(lazy).result()
     assert computed.dtype == local.dtype
     assert computed.tobytes() == local.tobytes()
+    # Task keys come from the inputs: the same stack batched differently
+    # never shares a key with it, even computed together.
+    other = tfdask.stack(sources, [".*kernel", ".*bias"], flatten=True, batch_size=4)
+    assert other.name != lazy.name
+    assert tfdask.stack(sources, [".*kernel", ".*bias"], flatten=True, batch_size=3).name == lazy.name
+    for result in [*client.compute([lazy, other], sync=True), *dask.compute(lazy, other, scheduler="sync")]:
+        assert result.tobytes() == local.tobytes()
     per_key = tfdask.stack(sources, ["conv/kernel", "dense/bias"], workers=2)
     expected = bulk.stack(sources, ["conv/kernel", "dense/bias"])
     results = client.compute(list(per_key.values()), sync=True)
