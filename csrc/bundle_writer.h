@@ -102,10 +102,13 @@ class BundleWriter {
   // returns the unmasked checksum of the bytes.
   uint32_t append_entry(const std::string& key, int32_t dtype, const Dims& shape, size_t shard, const char* payload,
                         size_t n);
-  // Appends to a shard and returns the unmasked checksum of the bytes.
-  // `overlap_crc` lets a large payload be checksummed on another thread
-  // while it is written (off when shards are already written in parallel).
-  uint32_t append(Shard* shard, const char* data, size_t n, bool overlap_crc = true);
+  // How append checksums a payload: while writing it (a large one on
+  // another thread meanwhile, kOverlapLarge), or not at all (kNone: the
+  // caller checksums it elsewhere).
+  enum class Checksum : uint8_t { kInline, kOverlapLarge, kNone };
+  // Appends to a shard and returns the unmasked checksum of the bytes (0
+  // with Checksum::kNone).
+  uint32_t append(Shard* shard, const char* data, size_t n, Checksum checksum = Checksum::kOverlapLarge);
   // Checks a fixed-size tensor's key, dtype and size against its shape.
   void check_fixed(const std::string& key, int32_t dtype, const Dims& shape, size_t n) const;
   void write_pending(Shard* shard);

@@ -59,10 +59,14 @@ def test_tensorflow_reads_every_dtype(tf, tmp_path, num_shards):
 @pytest.mark.parametrize("num_shards", [1, 2])
 def test_tensorflow_reads_large_tensors_written_concurrently(tf, tmp_path, num_shards):
     """Tensors of several MiB take the paths where the checksum runs beside
-    the write and shards are written by parallel threads; TF checks both."""
+    the write (one shard: every payload of the batch checksummed on another
+    core, gathered small ones and directly written mid-size ones too) and
+    shards are written by parallel threads; TF checks both."""
     rng = np.random.default_rng(3)
     tensors = {f"layer{i}/kernel": rng.normal(size=(1024, 1280 + 64 * i)).astype(np.float32) for i in range(4)}
     tensors["layer0/bias"] = np.arange(7, dtype=np.float32)
+    tensors.update({f"mid{i}": rng.normal(size=65536 + 1000 * i).astype(np.float32) for i in range(6)})
+    tensors.update({f"small{i}": rng.integers(0, 1000, size=i + 1) for i in range(20)})
     prefix = str(tmp_path / "ckpt")
     tfbundle.save(tensors, prefix, num_shards=num_shards)
     reader = tf.train.load_checkpoint(prefix)
