@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "buffer_pool.h"
@@ -20,6 +21,7 @@
 #include "file_copy.h"
 #include "flatbuffer.h"
 #include "graph_scan.h"
+#include "read_ahead.h"
 #include "slice_key.h"
 #include "snappy.h"
 #include "table_builder.h"
@@ -121,6 +123,25 @@ py::array readonly_bytes(std::shared_ptr<MappedFile> owner, std::string_view byt
 // more than the pool's recycled ones: 2048 tensors of 256 KiB read 3.4x
 // faster from the pool on the 2-core VM (a 1 MiB threshold before).
 constexpr size_t kPooledArrayBytes = 64 << 10;
+static_assert(ReadAhead::kMinBytes >= kPooledArrayBytes, "reads ahead fill pooled buffers");
+
+// A C-contiguous array of `dtype` and `shape` over a pooled buffer, which
+// goes back to the pool when the array is freed.
+py::array array_over(const Buffer& acquired, const py::dtype& dtype, const std::vector<py::ssize_t>& shape) {
+  auto* buffer = new Buffer(acquired);
+  py::capsule owner(buffer, [](void* p) {
+    auto* b = static_cast<Buffer*>(p);
+    release_buffer(*b);
+    delete b;
+  });
+  std::vector<py::ssize_t> strides(shape.size());
+  py::ssize_t stride = dtype.itemsize();
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  return py::array(dtype, shape, strides, buffer->data, owner);
+}
 
 // A new C-contiguous array of `dtype` and `shape` holding n bytes for a
 // tensor read: all but small ones come from the buffer pool (recycled,
@@ -135,19 +156,7 @@ py::array allocate_array(const py::dtype& dtype, const std::vector<py::ssize_t>&
     // may still find room, and raises MemoryError if not.
     return py::array(dtype, shape);
   }
-  auto* buffer = new Buffer(acquired);
-  py::capsule owner(buffer, [](void* p) {
-    auto* b = static_cast<Buffer*>(p);
-    release_buffer(*b);
-    delete b;
-  });
-  std::vector<py::ssize_t> strides(shape.size());
-  py::ssize_t stride = dtype.itemsize();
-  for (size_t i = shape.size(); i-- > 0;) {
-    strides[i] = stride;
-    stride *= shape[i];
-  }
-  return py::array(dtype, shape, strides, buffer->data, owner);
+  return array_over(acquired, dtype, shape);
 }
 
 // The numpy shape of entry i.
@@ -764,6 +773,15 @@ PYBIND11_MODULE(_core, m) {
             py::object dtype = registered_dtype(r.dtype(i));
             if (r.partitioned(i) || r.header().big_endian || dtype.is_none()) return py::none();
             const FixedPayload p = r.fixed_payload(i);
+            ReadAhead* ahead = r.read_ahead();
+            if (ahead != nullptr && ahead->eligible(i)) {
+              std::optional<Buffer> taken;
+              {
+                py::gil_scoped_release release;
+                taken = ahead->take(i, verify);
+              }
+              if (taken) return array_over(*taken, py::reinterpret_borrow<py::dtype>(dtype), array_shape(r, i));
+            }
             py::array out = allocate_array(py::reinterpret_borrow<py::dtype>(dtype), array_shape(r, i), p.size);
             void* data = out.mutable_data();
             {

@@ -9,6 +9,7 @@
 #include "dtypes.h"
 #include "errors.h"
 #include "file_copy.h"
+#include "read_ahead.h"
 #include "slice_key.h"
 #include "table_reader.h"
 #include "tensor_strings.h"
@@ -81,7 +82,10 @@ BundleReader::BundleReader(std::string prefix) : prefix_(std::move(prefix)), ind
     bytes = copy;
   }
   load_index(bytes);
+  read_ahead_ = std::make_unique<ReadAhead>(*this);
 }
+
+BundleReader::~BundleReader() = default;
 
 std::unique_ptr<BundleReader> BundleReader::from_index(std::string prefix, std::string_view index_bytes) {
   std::unique_ptr<BundleReader> reader(new BundleReader());

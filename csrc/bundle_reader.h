@@ -23,6 +23,8 @@
 
 namespace tfbundle {
 
+class ReadAhead;
+
 // Bytes of a variable-length tensor: views into `owner`'s mapping, or into
 // `buffer` when the shard is not mapped. The buffer is on the heap behind a
 // pointer so that moving a StringTensor never moves the bytes `items` view
@@ -74,6 +76,9 @@ class BundleReader {
   // never opened: the caller fetches payload_range() and passes the bytes
   // to read_fetched / read_fetched_strings.
   static std::unique_ptr<BundleReader> from_index(std::string prefix, std::string_view index_bytes);
+  ~BundleReader();
+  BundleReader(const BundleReader&) = delete;
+  BundleReader& operator=(const BundleReader&) = delete;
 
   const std::string& prefix() const { return prefix_; }
   const std::string& index_path() const { return index_path_; }
@@ -159,6 +164,10 @@ class BundleReader {
   // big-endian data to host order in place.
   void check_fetched(size_t i, void* data, size_t n, bool verify) const;
 
+  // Reads ahead of a caller reading mid-size tensors one by one in key
+  // order (see read_ahead.h); null for a bundle opened from index bytes.
+  ReadAhead* read_ahead() const { return read_ahead_.get(); }
+
  private:
   std::shared_ptr<MappedFile> shard(int32_t id) const;
   // Checks that the entry's bytes lie in its shard and returns the shard.
@@ -188,6 +197,8 @@ class BundleReader {
   bool remote_ = false;  // from_index: data files are fetched by the caller
   mutable std::mutex shards_mu_;
   mutable std::vector<std::shared_ptr<MappedFile>> shards_;
+  // Last: destroyed first, while the reads it started can still use the reader.
+  std::unique_ptr<ReadAhead> read_ahead_;
 };
 
 }  // namespace tfbundle

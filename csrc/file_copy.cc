@@ -10,8 +10,8 @@ namespace tfbundle {
 
 namespace {
 
-constexpr size_t kChunk = size_t{512} * 1024;     // pread unit, checksummed while in L2
-constexpr size_t kParallelPartBytes = 512 << 10;  // ranges of two such parts or more are split
+constexpr size_t kChunk = size_t{512} * 1024;               // pread unit, checksummed while in L2
+constexpr size_t kParallelPartBytes = kSplitCopyBytes / 2;  // the smallest part a split range is cut into
 constexpr int kMaxParallelParts = 64;
 
 uint32_t copy_serial(const MappedFile& file, uint64_t offset, char* dst, size_t n, bool checksum) {
@@ -30,7 +30,7 @@ uint32_t copy_serial(const MappedFile& file, uint64_t offset, char* dst, size_t 
 uint32_t copy_from_file(const MappedFile& file, uint64_t offset, size_t n, void* dst, bool checksum) {
   // Parts are claimed one at a time by whichever thread is free, so more
   // parts than threads balance a helper that wakes late or runs slow.
-  const int parts = hardware_threads() <= 1 || n < 2 * kParallelPartBytes
+  const int parts = hardware_threads() <= 1 || n < kSplitCopyBytes
                         ? 1
                         : static_cast<int>(std::min<size_t>(n / kParallelPartBytes, kMaxParallelParts));
   std::vector<uint32_t> crcs(static_cast<size_t>(parts), 0);

@@ -11,6 +11,9 @@
 
 namespace tfbundle {
 
+// Ranges from this size up are split across the thread pool's threads.
+constexpr size_t kSplitCopyBytes = size_t{1} << 20;
+
 // Copies [offset, offset + n) of `file` to dst and returns the bytes'
 // CRC32C when `checksum` (else 0). REQUIRES: the range lies in the file.
 uint32_t copy_from_file(const MappedFile& file, uint64_t offset, size_t n, void* dst, bool checksum);

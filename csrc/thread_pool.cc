@@ -1,5 +1,7 @@
 #include "thread_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -17,10 +19,18 @@ namespace {
 
 thread_local bool in_worker = false;
 
-// One parallel_for call: parts are claimed through `next`, so the caller
-// and any number of workers can share them.
+// Set in a child process forked after the workers started: they did not
+// survive the fork, so jobs are run by their callers alone (queued jobs
+// would never be taken).
+std::atomic<bool> workers_lost{false};
+
+}  // namespace
+
+// One parallel_for call or Task: parts are claimed through `next`, so the
+// caller and any number of workers can share them.
 struct Job {
-  const std::function<void(int)>* fn;
+  const std::function<void(int)>* fn = nullptr;
+  std::function<void(int)> owned;  // a Task's call (fn points here)
   int parts;
   std::atomic<int> next{0};
   std::atomic<int> done{0};
@@ -28,21 +38,37 @@ struct Job {
   std::condition_variable finished;
   std::vector<std::exception_ptr> errors;
 
-  // Runs unclaimed parts until none is left.
-  void work() {
+  // Runs unclaimed parts until none is left; true if it ran any.
+  bool work() {
+    bool ran = false;
     for (int i = next.fetch_add(1); i < parts; i = next.fetch_add(1)) {
+      ran = true;
       try {
         (*fn)(i);
       } catch (...) {
         errors[static_cast<size_t>(i)] = std::current_exception();
       }
-      if (done.fetch_add(1) + 1 == parts) {
-        std::lock_guard<std::mutex> lock(mu);
-        finished.notify_all();
-      }
+      mark_done();
+    }
+    return ran;
+  }
+
+  // Counts one part as ended, waking waiters after the last.
+  void mark_done() {
+    if (done.fetch_add(1) + 1 == parts) {
+      std::lock_guard<std::mutex> lock(mu);
+      finished.notify_all();
     }
   }
+
+  // Returns once every part has ended (spinning a little first: parts are
+  // short), then rethrows the first exception any part threw.
+  void wait();
+  // As wait(), but returns whether no part threw instead of rethrowing.
+  bool wait_quietly();
 };
+
+namespace {
 
 // A spinning thread's hint to the core that it is waiting.
 void cpu_relax() {
@@ -62,6 +88,7 @@ constexpr auto kSpin = std::chrono::microseconds(50);
 class Pool {
  public:
   explicit Pool(int workers) {
+    ::pthread_atfork(nullptr, nullptr, [] { workers_lost.store(true); });
     for (int i = 0; i < workers; i++) {
       std::thread([this] { loop(); }).detach();  // lives as long as the process
     }
@@ -120,8 +147,12 @@ int pool_threads() {
   return n;
 }
 
+bool pool_has_workers() {
+  return pool_threads() > 1 && !workers_lost.load(std::memory_order_relaxed);
+}
+
 void parallel_for(int parts, const std::function<void(int)>& fn) {
-  if (parts <= 1 || in_worker || pool_threads() == 1) {
+  if (parts <= 1 || in_worker || !pool_has_workers()) {
     for (int i = 0; i < parts; i++) fn(i);
     return;
   }
@@ -131,15 +162,56 @@ void parallel_for(int parts, const std::function<void(int)>& fn) {
   job->errors.resize(static_cast<size_t>(parts));
   pool().offer(job, std::min(parts, pool_threads()) - 1);
   job->work();
-  const auto until = std::chrono::steady_clock::now() + kSpin;
-  while (job->done.load() != parts && std::chrono::steady_clock::now() < until) cpu_relax();
-  {
-    std::unique_lock<std::mutex> lock(job->mu);
-    job->finished.wait(lock, [&] { return job->done.load() == parts; });
-  }
-  for (auto& e : job->errors) {
+  job->wait();
+}
+
+void Job::wait() {
+  wait_quietly();
+  for (auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }
+}
+
+bool Job::wait_quietly() {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  while (done.load() != parts && std::chrono::steady_clock::now() < until) cpu_relax();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    finished.wait(lock, [this] { return done.load() == parts; });
+  }
+  return std::none_of(errors.begin(), errors.end(), [](const std::exception_ptr& e) { return bool(e); });
+}
+
+Task::Task(std::function<void()> fn) : job_(std::make_shared<Job>()) {
+  job_->owned = [call = std::move(fn)](int) { call(); };
+  job_->fn = &job_->owned;
+  job_->parts = 1;
+  job_->errors.resize(1);
+  if (!in_worker && pool_has_workers()) pool().offer(job_, 1);
+}
+
+bool Task::run_if_unclaimed() {
+  return job_->work();
+}
+
+bool Task::finished() const {
+  return job_->done.load() == job_->parts;
+}
+
+void Task::finish() {
+  job_->work();
+  job_->wait();
+}
+
+bool Task::finish_quietly() {
+  job_->work();
+  return job_->wait_quietly();
+}
+
+bool Task::cancel() {
+  if (job_->next.fetch_add(1) >= job_->parts) return false;
+  job_->mark_done();
+  return true;
 }
 
 }  // namespace tfbundle
