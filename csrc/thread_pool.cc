@@ -198,11 +198,6 @@ bool Task::finished() const {
   return job_->done.load() == job_->parts;
 }
 
-void Task::finish() {
-  job_->work();
-  job_->wait();
-}
-
 bool Task::finish_quietly() {
   job_->work();
   return job_->wait_quietly();

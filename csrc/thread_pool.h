@@ -34,24 +34,21 @@ bool pool_has_workers();
 
 // One call handed to the pool now and collected later: a worker runs it if
 // one is free before the owner needs the result; otherwise the owner runs it
-// (finish, run_if_unclaimed) or drops it (cancel). It runs at most once.
+// (finish_quietly, run_if_unclaimed) or drops it (cancel). It runs at most once.
 class Task {
  public:
   // Starts fn: offered to a worker, or, with no workers (pool_threads() == 1,
-  // or from inside a worker), left for finish() to run here.
+  // or from inside a worker), left for finish_quietly() to run here.
   explicit Task(std::function<void()> fn);
   // Runs the call on this thread if nobody has started it; true if it did.
   bool run_if_unclaimed();
   // Whether the call has run (or was cancelled).
   bool finished() const;
-  // Returns when the call has run (here, if nobody had started it) and
-  // rethrows what it threw.
-  void finish();
-  // As finish(), but returns whether the call returned (rather than threw)
-  // instead of rethrowing.
+  // Returns when the call has run (here, if nobody had started it): true
+  // if it returned, false if it threw (what it threw is not rethrown).
   bool finish_quietly();
   // Makes sure the call never runs: true if it had not started (it never
-  // will), false if it has (finish() then waits for it).
+  // will), false if it has (finish_quietly() then waits for it).
   bool cancel();
 
  private:

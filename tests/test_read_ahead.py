@@ -81,7 +81,7 @@ def test_reads_ahead_report_nothing_until_asked(tmp_path, rng):
             assert_same_array(reader.get_tensor("t5"), tensors["t5"], "t5")
 
 
-def test_skipping_and_closing_with_reads_in_flight(tmp_path, rng):
+def test_skipping_and_closing_with_reads_in_flight(tmp_path):
     """Reads ahead that the caller skips, or that are in flight when the
     reader closes, are dropped: arrays handed out keep their values and the
     buffers the dropped reads took go back to the pool unharmed."""
