@@ -421,13 +421,7 @@ PYBIND11_MODULE(_core, m) {
         std::vector<std::pair<size_t, std::string>> failed;
         {
           py::gil_scoped_release release;
-          for (size_t row = 0; row < prefixes.size(); row++) {
-            try {
-              read_stack_row(prefixes[row], cols, row, verify);
-            } catch (const std::exception& e) {
-              failed.emplace_back(row, e.what());
-            }
-          }
+          failed = read_stack_rows(prefixes, cols, verify);
         }
         py::list out;
         for (auto& [row, message] : failed) out.append(py::make_tuple(row, py::str(message)));

@@ -62,11 +62,21 @@ Cache& cache() {
   return *c;
 }
 
-// The mapping a buffer of n bytes takes: large ones get 2 MiB of slack to
-// start on a huge-page boundary; small ones (which a huge page would cost
-// more to zero than they hold) are whole pages.
+// Whether fresh large buffers are advised for huge pages: only when
+// TFBUNDLE_HUGE_PAGES=1 (see buffer_pool.h for why not by default).
+bool huge_pages_wanted() {
+  static const bool wanted = [] {
+    const char* v = std::getenv("TFBUNDLE_HUGE_PAGES");
+    return v != nullptr && v[0] == '1';
+  }();
+  return wanted;
+}
+
+// The mapping a buffer of n bytes takes: whole pages, plus 2 MiB of slack
+// to start on a huge-page boundary when huge pages are wanted.
 size_t region_size_for(size_t n) {
-  return n >= kHuge ? n + kHuge : (n + kPage - 1) / kPage * kPage;
+  const size_t pages = (n + kPage - 1) / kPage * kPage;
+  return n >= kHuge && huge_pages_wanted() ? pages + kHuge : pages;
 }
 
 }  // namespace
@@ -89,7 +99,7 @@ Buffer acquire_buffer(size_t n) {
     region = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   }
   if (region == MAP_FAILED) throw std::bad_alloc();
-  if (n < kHuge) return Buffer{region, region, size};
+  if (n < kHuge || !huge_pages_wanted()) return Buffer{region, region, size};
   // Advance to the next huge-page boundary by pointer arithmetic (keeps provenance).
   const uintptr_t misalignment = reinterpret_cast<uintptr_t>(region) & (uintptr_t{kHuge} - 1);
   void* aligned = static_cast<char*>(region) + (misalignment == 0 ? 0 : kHuge - misalignment);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -13,6 +14,7 @@
 
 #include "bundle_reader.h"
 #include "errors.h"
+#include "fresh_pages.h"
 
 namespace tfbundle {
 
@@ -210,6 +212,39 @@ void read_stack_row(const std::string& prefix, const std::vector<StackColumn>& c
     first = last;
   }
   for (const Piece& p : pieces) reader->check_fetched(p.entry, p.dst, static_cast<size_t>(p.size), verify);
+}
+
+std::vector<std::pair<size_t, std::string>> read_stack_rows(const std::vector<std::string>& prefixes,
+                                                            const std::vector<StackColumn>& columns, bool verify) {
+  constexpr uintptr_t kWindow = uintptr_t{512} << 10;  // populated at a time, per column
+  constexpr uintptr_t kPageMask = 4095;
+  // Per column, the address up to which its rows' pages were populated (or
+  // found in use). Windows are whole pages and never overlap, so a window's
+  // first page is resident only if the memory was in use before, or another
+  // column of the same array (a flattened stack) populated it.
+  std::vector<uintptr_t> populated(columns.size(), 0);
+  std::vector<std::pair<size_t, std::string>> failed;
+  for (size_t row = 0; row < prefixes.size(); row++) {
+    for (size_t c = 0; c < columns.size(); c++) {
+      const StackColumn& col = columns[c];
+      char* row_start = col.base + row * col.row_stride;
+      const uintptr_t row_end = reinterpret_cast<uintptr_t>(row_start) + col.nbytes;
+      if (col.nbytes == 0 || row_end <= populated[c]) continue;
+      const uintptr_t from = std::max(reinterpret_cast<uintptr_t>(row_start) & ~kPageMask, populated[c]);
+      const uintptr_t column_end =
+          reinterpret_cast<uintptr_t>(col.base + (prefixes.size() - 1) * col.row_stride) + col.nbytes;
+      const uintptr_t to = (std::min(std::max(row_end, from + kWindow), column_end) + kPageMask) & ~kPageMask;
+      const auto lead = static_cast<ptrdiff_t>(reinterpret_cast<uintptr_t>(row_start) - from);  // may be negative
+      populate_if_untouched(row_start - lead, to - from);
+      populated[c] = to;
+    }
+    try {
+      read_stack_row(prefixes[row], columns, row, verify);
+    } catch (const std::exception& e) {
+      failed.emplace_back(row, e.what());
+    }
+  }
+  return failed;
 }
 
 }  // namespace tfbundle

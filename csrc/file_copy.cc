@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "crc32c.h"
+#include "fresh_pages.h"
 #include "parallel.h"
 
 namespace tfbundle {
@@ -18,6 +19,7 @@ uint32_t copy_serial(const MappedFile& file, uint64_t offset, char* dst, size_t 
   uint32_t crc = 0;
   for (size_t done = 0; done < n;) {
     const size_t k = std::min(kChunk, n - done);
+    if (k >= kPopulateMinBytes) populate_if_untouched(dst + done, k);
     file.pread_into(offset + done, k, dst + done);
     if (checksum) crc = crc32c::extend(crc, dst + done, k);
     done += k;

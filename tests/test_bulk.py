@@ -378,3 +378,24 @@ def test_stack_reads_spans_and_scattered_tensors_alike(tmp_path):
         assert list(info.value.errors) == [str(tmp_path / "c-1")]
         assert "truncated" in info.value.errors[str(tmp_path / "c-1")]
     assert bulk.stack(sources, ["a", "b"])["b"].shape == (3, 7)  # as TensorFlow, which reads only what it needs
+
+
+def test_stack_of_many_rows_into_fresh_memory(tf, zoo, tmp_path):
+    # 360 rows (7 MB flattened) span many of the 512 KiB windows the stack
+    # populates ahead of its reads, per column when not flattened: every row
+    # holds its checkpoint's values, in memory, in a .npy and over two workers.
+    prefixes = bulk.expand(str(zoo / "ckpt-*.index"))
+    sources = [prefixes[i % 3 * 5] for i in range(360)]  # ckpt-1, ckpt-6, ckpt-11, ckpt-1...
+    keys = [r"conv\d/kernel", r"conv\d/bias", r"dense/.*"]
+    expected = {p: {k: _tf_value(tf, p, k) for k in ZOO_SHAPES} for p in set(sources)}
+    order = ["conv1/kernel", "conv2/kernel", "conv3/kernel", "conv1/bias", "conv2/bias", "conv3/bias"]
+    order += ["dense/bias", "dense/kernel"]
+    rows = np.stack([np.concatenate([expected[p][k].reshape(-1) for k in order]) for p in sources])
+    for workers in (1, 2):
+        flat = bulk.stack(sources, keys, flatten=True, workers=workers)
+        assert flat.tobytes() == rows.tobytes()
+        stacked = bulk.stack(sources, keys, workers=workers)
+        for key, array in stacked.items():
+            assert array.tobytes() == np.stack([expected[p][key] for p in sources]).tobytes(), key
+    bulk.stack(sources, keys, flatten=True, out=tmp_path / "rows.npy")
+    assert np.load(tmp_path / "rows.npy").tobytes() == rows.tobytes()
