@@ -15,7 +15,7 @@
 // a VM whose balloon reports free pages back to the host, memory a fresh
 // process touches is usually not, and there 2 MiB pages came in at
 // 0.6-1.9 GB/s against 3.0-3.4 GB/s for 4 KiB pages populated on two
-// threads: a first 1.3 GB load took 1.2-1.5 s with huge pages, 0.63-0.67 s
+// threads: a first 1.3 GB load took 1.2-1.8 s with huge pages, 0.63-0.69 s
 // without. A recycled buffer costs no fault either way (huge pages read
 // it about 10% faster).
 #pragma once

@@ -217,7 +217,7 @@ void read_stack_row(const std::string& prefix, const std::vector<StackColumn>& c
 std::vector<std::pair<size_t, std::string>> read_stack_rows(const std::vector<std::string>& prefixes,
                                                             const std::vector<StackColumn>& columns, bool verify) {
   constexpr uintptr_t kWindow = uintptr_t{512} << 10;  // populated at a time, per column
-  constexpr uintptr_t kPageMask = 4095;
+  const uintptr_t page_mask = page_bytes() - 1;
   // Per column, the address up to which its rows' pages were populated (or
   // found in use). Windows are whole pages and never overlap, so a window's
   // first page is resident only if the memory was in use before, or another
@@ -230,10 +230,10 @@ std::vector<std::pair<size_t, std::string>> read_stack_rows(const std::vector<st
       char* row_start = col.base + row * col.row_stride;
       const uintptr_t row_end = reinterpret_cast<uintptr_t>(row_start) + col.nbytes;
       if (col.nbytes == 0 || row_end <= populated[c]) continue;
-      const uintptr_t from = std::max(reinterpret_cast<uintptr_t>(row_start) & ~kPageMask, populated[c]);
+      const uintptr_t from = std::max(reinterpret_cast<uintptr_t>(row_start) & ~page_mask, populated[c]);
       const uintptr_t column_end =
           reinterpret_cast<uintptr_t>(col.base + (prefixes.size() - 1) * col.row_stride) + col.nbytes;
-      const uintptr_t to = (std::min(std::max(row_end, from + kWindow), column_end) + kPageMask) & ~kPageMask;
+      const uintptr_t to = (std::min(std::max(row_end, from + kWindow), column_end) + page_mask) & ~page_mask;
       const auto lead = static_cast<ptrdiff_t>(reinterpret_cast<uintptr_t>(row_start) - from);  // may be negative
       populate_if_untouched(row_start - lead, to - from);
       populated[c] = to;

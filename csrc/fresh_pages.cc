@@ -9,15 +9,15 @@
 
 namespace tfbundle {
 
-namespace {
-
-uintptr_t page_size() {
-  static const uintptr_t size = [] {
+size_t page_bytes() {
+  static const size_t size = [] {
     const long s = ::sysconf(_SC_PAGESIZE);
-    return s > 0 ? static_cast<uintptr_t>(s) : uintptr_t{4096};
+    return s > 0 ? static_cast<size_t>(s) : size_t{4096};
   }();
   return size;
 }
+
+namespace {
 
 // Cleared the first time the kernel says it does not know the advice.
 std::atomic<bool> populate_supported{true};
@@ -27,7 +27,7 @@ std::atomic<bool> populate_supported{true};
 void populate_if_untouched(void* dst, size_t n) {
 #ifdef MADV_POPULATE_WRITE
   if (n == 0 || !populate_supported.load(std::memory_order_relaxed)) return;
-  const uintptr_t page = page_size();
+  const uintptr_t page = page_bytes();
   // Whole pages covering the range: the first and last may hold other data
   // of the same mapping, which populating does not change.
   const uintptr_t first = reinterpret_cast<uintptr_t>(dst) & ~(page - 1);

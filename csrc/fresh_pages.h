@@ -15,6 +15,9 @@
 
 namespace tfbundle {
 
+// The system's page size (4 KiB on x86-64; 16 or 64 KiB on some arm64).
+size_t page_bytes();
+
 // Destinations from this size up are worth the check (a mincore call).
 constexpr size_t kPopulateMinBytes = size_t{64} << 10;
 
