@@ -76,6 +76,8 @@ size_t ReadAhead::next_eligible(size_t after) const {
 
 void ReadAhead::start_reads(size_t from) {
   size_t at = pending_.empty() ? from : pending_.back()->index;
+  size_t bytes = 0;
+  for (const auto& p : pending_) bytes += p->payload.size;
   while (pending_.size() < kDepth && (at = next_eligible(at)) != kNone) {
     auto p = std::make_shared<Pending>();
     p->index = at;
@@ -84,6 +86,8 @@ void ReadAhead::start_reads(size_t from) {
     } catch (const std::exception&) {
       return;  // the caller's own read of this entry reports the problem
     }
+    if (!pending_.empty() && bytes + p->payload.size > kAheadBytes) return;
+    bytes += p->payload.size;
     try {
       p->buffer = acquire_buffer(p->payload.size);
     } catch (const std::bad_alloc&) {

@@ -1,15 +1,17 @@
 // Reading ahead of a caller that reads a bundle's tensors one at a time in
 // key order (a conversion loop over keys(), say).
 //
-// A mid-size tensor (64 KiB up to the size copy_from_file splits across
-// cores) is copied and checksummed by one core, so a loop over such tensors
-// left the other core idle: 2048 tensors of 256 KiB read one by one took
-// 1.8x as long as in one batch. So when the caller reads the mid-size entry
-// that follows the last one it read, the reads of the next kDepth such
-// entries are handed to the thread pool, into pooled buffers. The caller
-// takes a read that was started instead of reading again, and while a
-// worker finishes the one it wants, runs any started read no worker has
-// claimed: both cores copy. A read out of that order drops what was started.
+// A tensor below 1 MiB is copied and checksummed by one core, so a loop over
+// such tensors left the other core idle: 2048 tensors of 256 KiB read one
+// by one took 1.8x as long as in one batch. Larger ones are split across
+// the cores by copy_from_file, but each read then ends with the cores
+// waiting for each other. So when the caller reads the entry of 64 KiB to
+// 16 MiB that follows the last one it read, the reads of the next such
+// entries (up to kDepth of them, and kAheadBytes) are handed to the thread
+// pool, into pooled buffers. The caller takes a read that was started
+// instead of reading again, and while a worker finishes the one it wants,
+// runs any started read no worker has claimed: both cores copy, each a
+// whole tensor. A read out of that order drops what was started.
 //
 // Nothing read ahead is ever reported: a read ahead that failed, or whose
 // checksum does not match, is read again by the caller, which raises what
@@ -25,7 +27,6 @@
 #include <optional>
 
 #include "buffer_pool.h"
-#include "file_copy.h"
 
 namespace tfbundle {
 
@@ -35,11 +36,14 @@ class ReadAhead {
  public:
   // Smallest and largest-but-one sizes read ahead: smaller tensors cost less
   // to read than to hand to another core; from kMaxBytes up, a read is
-  // split across the cores by itself (see copy_from_file).
+  // split across the cores by itself (see copy_from_file), and holding
+  // several such tensors ahead would cost too much memory.
   static constexpr size_t kMinBytes = size_t{64} << 10;
-  static constexpr size_t kMaxBytes = kSplitCopyBytes;
-  // Reads started ahead of the caller.
+  static constexpr size_t kMaxBytes = size_t{16} << 20;
+  // Reads started ahead of the caller: at most kDepth, and past the first,
+  // only while they hold at most kAheadBytes.
   static constexpr size_t kDepth = 3;
+  static constexpr size_t kAheadBytes = size_t{32} << 20;
 
   explicit ReadAhead(const BundleReader& reader);  // `reader` outlives this
   ~ReadAhead();                                    // drops every read ahead (waiting for running ones)

@@ -1,5 +1,5 @@
-"""get_tensor in key order: mid-size tensors (64 KiB to 1 MiB) are read ahead
-on the thread pool. What a loop gets must be what a lone read gets: the same
+"""get_tensor in key order: tensors of 64 KiB to 16 MiB are read ahead on
+the thread pool. What a loop gets must be what a lone read gets: the same
 values, the same checks, errors only for what was asked for."""
 
 from __future__ import annotations
@@ -18,13 +18,16 @@ from tests.helpers import assert_same_array
 
 
 def _mixed(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Mid-size tensors of several dtypes with small and large ones between them."""
+    """Tensors read ahead, of several dtypes and sizes, with small and huge ones between them."""
     return {
         "a/kernel": rng.normal(size=(128, 256)).astype(np.float32),  # 128 KiB
         "a/bias": rng.normal(size=256).astype(np.float32),
         "b/kernel": rng.normal(size=(100, 700)),  # float64, 547 KiB
         "b/table": rng.integers(-9, 9, (300, 300)).astype(np.int32),
-        "c/big": rng.normal(size=(1 << 19) + 3).astype(np.float32),  # 2 MiB: split by the read itself
+        "c/big": rng.normal(size=(1 << 19) + 3).astype(np.float32),  # 2 MiB
+        "c/bigger": rng.normal(size=(3 << 20) + 1).astype(np.float32),  # 12 MiB: one ahead at a time
+        "c/huge": rng.normal(size=(4 << 20) + 5).astype(np.float32),  # 16 MiB: split by the read itself
+        "c/large": rng.normal(size=(5 << 18) + 7).astype(np.float32),  # 5 MiB
         "c/half": rng.normal(size=(512, 256)).astype(ml_dtypes.bfloat16),
         "d/flags": rng.integers(0, 2, 100_000).astype(bool),
         "d/name": np.array(b"mid", dtype=object),
@@ -53,11 +56,14 @@ def test_loops_over_tensorflow_checkpoint_read_what_tensorflow_reads(tf, tmp_pat
                 assert_same_array(reader.get_tensor(key), theirs.get_tensor(key), key)
 
 
-def test_reads_ahead_report_nothing_until_asked(tmp_path, rng):
+# 256 KiB tensors (three read ahead) and 11.4 MiB ones (three would pass
+# the 32 MiB kept ahead: two are).
+@pytest.mark.parametrize("size", [65_536, 3_000_000])
+def test_reads_ahead_report_nothing_until_asked(tmp_path, rng, size):
     """A damaged tensor that was read ahead raises only when the loop reaches
     it, with the checksum error a lone read gives; verify=False returns its
     bytes as stored; the loop goes on."""
-    tensors = {f"t{i}": rng.normal(size=65_536 + i).astype(np.float32) for i in range(8)}
+    tensors = {f"t{i}": rng.normal(size=size + i).astype(np.float32) for i in range(8)}
     prefix = str(tfbundle.save(tensors, tmp_path / "ckpt"))
     with tfbundle.open(prefix) as reader:
         damaged = reader.entry("t4")
