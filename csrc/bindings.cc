@@ -144,8 +144,8 @@ py::array array_over(const Buffer& acquired, const py::dtype& dtype, const std::
 }
 
 // A new C-contiguous array of `dtype` and `shape` holding n bytes for a
-// tensor read: all but small ones come from the buffer pool (recycled,
-// huge-page backed from 2 MiB), small ones from numpy.
+// tensor read: all but small ones come from the buffer pool (recycled;
+// fresh ones populated as reads fill them), small ones from numpy.
 py::array allocate_array(const py::dtype& dtype, const std::vector<py::ssize_t>& shape, size_t n) {
   if (n < kPooledArrayBytes) return py::array(dtype, shape);
   Buffer acquired;
@@ -509,7 +509,7 @@ PYBIND11_MODULE(_core, m) {
       },
       "Returns every cached read buffer to the system; the bytes released.");
   m.def("empty_bytes", &allocate_destination, py::arg("nbytes"),
-        "A new writable uint8 array; large ones are huge-page backed.");
+        "A new writable uint8 array; large ones come from the recycled buffer pool.");
   m.def(
       "build_table",
       [](const py::list& items) {

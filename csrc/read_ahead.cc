@@ -20,7 +20,7 @@ namespace {
 
 constexpr size_t kNone = static_cast<size_t>(-1);
 // Entries looked through for the next eligible one: small tensors (biases,
-// norms) sit between the mid-size ones; a long run of them is not worth
+// norms) sit between the ones read ahead; a long run of them is not worth
 // reading ahead across.
 constexpr size_t kScan = 64;
 

@@ -36,7 +36,7 @@ def _mixed(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def test_loops_over_tensorflow_checkpoint_read_what_tensorflow_reads(tf, tmp_path, rng):
-    """TF writes mid-size variables between small and large ones (and its
+    """TF writes variables of sizes read ahead between small and huge ones (and its
     object graph); get_tensor loops over them, in key order twice and in
     reverse, return TF's values."""
     tensors = _mixed(rng)
