@@ -508,6 +508,13 @@ PYBIND11_MODULE(_core, m) {
         return trim_buffer_cache();
       },
       "Returns every cached read buffer to the system; the bytes released.");
+  m.def(
+      "buffer_cache_bytes",
+      [] {
+        const BufferCacheBytes b = buffer_cache_bytes();
+        return py::make_tuple(b.cached, b.dirty);
+      },
+      "(cached, dirty): bytes of read buffers the cache holds, and those not yet advised MADV_FREE.");
   m.def("empty_bytes", &allocate_destination, py::arg("nbytes"),
         "A new writable uint8 array; large ones come from the recycled buffer pool.");
   m.def(

@@ -72,3 +72,104 @@ def test_huge_pages_when_asked(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 passed" in done.stdout
+
+
+def _run_script(tmp_path, code: str, **env: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+# Fresh processes, so that no other test's buffers are in the cache.
+_RELEASE_FOUR = """
+import time, numpy as np, tfbundle
+from tfbundle import _core
+values = {k: np.full(3 << 18, float(i), np.float32) for i, k in enumerate("abcd")}  # 3 MiB each
+tfbundle.save(values, "ckpt")
+reader = tfbundle.open("ckpt")
+arrays = [reader.get_tensor(k) for k in "abcd"]
+assert _core.buffer_cache_bytes() == (0, 0), _core.buffer_cache_bytes()
+del arrays
+"""
+
+
+def test_released_buffers_stay_dirty_then_are_advised(tmp_path):
+    # A released buffer is cached dirty; the background thread advises it
+    # once it has been unused for TFBUNDLE_DIRTY_DECAY_MS, and it is still
+    # cached (and reads into it are right) afterwards.
+    code = (
+        _RELEASE_FOUR
+        + """
+cached, dirty = _core.buffer_cache_bytes()
+assert cached >= 4 * (3 << 20) and dirty == cached, (cached, dirty)
+deadline = time.monotonic() + 30  # (buffers being advised are briefly out of the cache)
+while _core.buffer_cache_bytes() != (cached, 0) and time.monotonic() < deadline:
+    time.sleep(0.05)
+assert _core.buffer_cache_bytes() == (cached, 0), _core.buffer_cache_bytes()
+again = [reader.get_tensor(k) for k in "dcba"]
+assert [float(a[0]) for a in again] == [3.0, 2.0, 1.0, 0.0]
+assert all((a == a[0]).all() for a in again)
+assert _core.buffer_cache_bytes() == (0, 0)
+print("ok")
+"""
+    )
+    assert _run_script(tmp_path, code, TFBUNDLE_DIRTY_DECAY_MS="200") == "ok\n"
+
+
+def test_dirty_buffers_hold_at_most_half_the_cache(tmp_path):
+    # A 16 MiB cache keeps at most 8 MiB dirty: of four 3 MiB buffers, the
+    # two released first are advised on release, long before their decay.
+    code = (
+        _RELEASE_FOUR
+        + """
+cached, dirty = _core.buffer_cache_bytes()
+assert cached == 4 * (3 << 20) and dirty == 2 * (3 << 20), (cached, dirty)
+print("ok")
+"""
+    )
+    assert _run_script(tmp_path, code, TFBUNDLE_BUFFER_CACHE_MB="16", TFBUNDLE_DIRTY_DECAY_MS="600000") == "ok\n"
+
+
+def test_no_dirty_buffers_with_zero_decay(tmp_path):
+    code = (
+        _RELEASE_FOUR
+        + """
+cached, dirty = _core.buffer_cache_bytes()
+assert cached == 4 * (3 << 20) and dirty == 0, (cached, dirty)
+print("ok")
+"""
+    )
+    assert _run_script(tmp_path, code, TFBUNDLE_DIRTY_DECAY_MS="0") == "ok\n"
+
+
+def test_a_forked_child_reads_while_the_parent_decays(tmp_path):
+    # The decay thread does not survive a fork, and the cache's lock is
+    # never inherited held: children forked while buffers decay read, release
+    # and start their own decay thread.
+    code = (
+        _RELEASE_FOUR
+        + """
+import os
+for round in range(20):
+    pid = os.fork()
+    if pid == 0:
+        ok = all((reader.get_tensor(k) == i).all() for i, k in enumerate("abcd"))
+        deadline = time.monotonic() + 30  # the child's own decay thread advises them
+        while _core.buffer_cache_bytes()[1] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os._exit(0 if ok and _core.buffer_cache_bytes()[1] == 0 else 1)
+    kept = [reader.get_tensor(k) for k in "ab"]
+    del kept
+    _, status = os.waitpid(pid, 0)
+    assert status == 0, (round, status)
+print("ok")
+"""
+    )
+    assert _run_script(tmp_path, code, TFBUNDLE_DIRTY_DECAY_MS="10") == "ok\n"
