@@ -123,30 +123,26 @@ print("ok")
     assert _run_script(tmp_path, code, TFBUNDLE_DIRTY_DECAY_MS="200") == "ok\n"
 
 
-def test_dirty_buffers_hold_at_most_half_the_cache(tmp_path):
-    # A 16 MiB cache keeps at most 8 MiB dirty: of four 3 MiB buffers, the
-    # two released first are advised on release, long before their decay.
+# Four 3 MiB buffers released: a 16 MiB cache keeps at most 8 MiB dirty (the
+# two released first are advised on release, long before their decay), and
+# a zero decay advises every buffer as it is released.
+@pytest.mark.parametrize(
+    ("env", "dirty_buffers"),
+    [
+        ({"TFBUNDLE_BUFFER_CACHE_MB": "16", "TFBUNDLE_DIRTY_DECAY_MS": "600000"}, 2),
+        ({"TFBUNDLE_DIRTY_DECAY_MS": "0"}, 0),
+    ],
+)
+def test_how_many_released_buffers_stay_dirty(tmp_path, env, dirty_buffers):
     code = (
         _RELEASE_FOUR
-        + """
+        + f"""
 cached, dirty = _core.buffer_cache_bytes()
-assert cached == 4 * (3 << 20) and dirty == 2 * (3 << 20), (cached, dirty)
+assert cached == 4 * (3 << 20) and dirty == {dirty_buffers} * (3 << 20), (cached, dirty)
 print("ok")
 """
     )
-    assert _run_script(tmp_path, code, TFBUNDLE_BUFFER_CACHE_MB="16", TFBUNDLE_DIRTY_DECAY_MS="600000") == "ok\n"
-
-
-def test_no_dirty_buffers_with_zero_decay(tmp_path):
-    code = (
-        _RELEASE_FOUR
-        + """
-cached, dirty = _core.buffer_cache_bytes()
-assert cached == 4 * (3 << 20) and dirty == 0, (cached, dirty)
-print("ok")
-"""
-    )
-    assert _run_script(tmp_path, code, TFBUNDLE_DIRTY_DECAY_MS="0") == "ok\n"
+    assert _run_script(tmp_path, code, **env) == "ok\n"
 
 
 def test_a_forked_child_reads_while_the_parent_decays(tmp_path):
