@@ -198,6 +198,7 @@ void start_decay_locked(Cache& c) {
   try {
     std::thread(decay_loop).detach();  // lives as long as the process
     c.decay_running = true;
+    c.decay_unavailable = false;
   } catch (const std::system_error&) {
     c.decay_unavailable = true;  // no thread: releases advise at once
   }

@@ -24,8 +24,9 @@
 // process touches is usually not, and there 2 MiB pages came in at
 // 0.6-1.9 GB/s against 3.0-3.4 GB/s for 4 KiB pages populated on two
 // threads: a first 1.3 GB load took 1.2-1.8 s with huge pages, 0.63-0.69 s
-// without. A recycled buffer costs no fault either way (huge pages read
-// it about 10% faster).
+// without. A recycled dirty buffer costs no fault either way; an advised
+// one read about 20% slower with 4 KiB pages and no slower with huge pages
+// (which is why dirty buffers are kept, above).
 #pragma once
 
 #include <cstddef>
