@@ -1,0 +1,101 @@
+"""Checks tfbundle against what an older TensorFlow wrote and read back
+(see write_fixtures.py): every key's value, dtype, shape and Python type,
+every Const of the frozen graphs, and the checkpoint state file.
+
+    python tests/old_tf/check_fixtures.py /tmp/old_tf
+
+Prints each difference and exits 1 if there is any.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+from typing import Any
+
+import numpy as np
+
+import tfbundle
+
+
+def difference(ours: Any, theirs: Any) -> str | None:
+    """How ours differs from TensorFlow's value, or None."""
+    if type(ours) is not type(theirs):
+        return f"type {type(ours).__name__}, TensorFlow's {type(theirs).__name__}"
+    if not isinstance(theirs, np.ndarray):
+        return None if ours == theirs else f"{ours!r}, TensorFlow's {theirs!r}"
+    if ours.dtype != theirs.dtype or ours.shape != theirs.shape:
+        return f"{ours.dtype}{list(ours.shape)}, TensorFlow's {theirs.dtype}{list(theirs.shape)}"
+    if theirs.dtype == object:
+        return None if ours.tolist() == theirs.tolist() else "values differ"
+    return None if np.array_equal(ours, theirs, equal_nan=theirs.dtype.kind in "fc") else "values differ"
+
+
+def check_checkpoint(case: dict[str, Any]) -> list[str]:
+    problems = []
+    with tfbundle.open(case["prefix"]) as reader:
+        shapes = reader.get_variable_to_shape_map()
+        dtypes = reader.get_variable_to_dtype_map()
+        if set(shapes) != set(case["shapes"]):
+            problems.append(f"keys differ: {sorted(set(shapes) ^ set(case['shapes']))}")
+        for key in sorted(set(shapes) & set(case["shapes"])):
+            if list(shapes[key]) != list(case["shapes"][key]):
+                problems.append(f"{key}: shape {shapes[key]}, TensorFlow's {case['shapes'][key]}")
+            if dtypes[key].name != case["dtypes"][key]:
+                problems.append(f"{key}: dtype {dtypes[key].name}, TensorFlow's {case['dtypes'][key]}")
+            if key in case["values"]:
+                found = difference(reader.get_tensor(key), case["values"][key])
+                if found:
+                    problems.append(f"{key}: {found}")
+            else:  # TensorFlow refused it: reading it must work or raise a documented error
+                try:
+                    reader.get_tensor(key)
+                except (tfbundle.DataLossError, tfbundle.NotFoundError, ValueError, OSError) as e:
+                    print(f"  {key}: TensorFlow refused it; tfbundle raises {type(e).__name__}: {e}")
+                else:
+                    print(f"  {key}: TensorFlow refused it; tfbundle reads it")
+    return problems
+
+
+def check_graph(case: dict[str, Any]) -> list[str]:
+    consts = tfbundle.graph.load_consts(case["path"])
+    problems = (
+        [f"Consts differ: {sorted(set(consts) ^ set(case['consts']))}"] if set(consts) != set(case["consts"]) else []
+    )
+    for name in sorted(set(consts) & set(case["consts"])):
+        found = difference(np.asarray(consts[name]), case["consts"][name])
+        if found:
+            problems.append(f"{name}: {found}")
+    return problems
+
+
+def check_state(case: dict[str, Any]) -> list[str]:
+    problems = []
+    if tfbundle.latest_checkpoint(case["dir"]) != case["latest"]:
+        problems.append(f"latest_checkpoint {tfbundle.latest_checkpoint(case['dir'])}, TensorFlow's {case['latest']}")
+    listed = list(tfbundle.get_checkpoint_state(case["dir"]).all_model_checkpoint_paths)
+    if listed != case["all"]:
+        problems.append(f"all_model_checkpoint_paths {listed}, TensorFlow's {case['all']}")
+    return problems
+
+
+CHECKS = {"ckpt": check_checkpoint, "graph": check_graph, "state": check_state}
+
+
+def main() -> int:
+    with open(os.path.join(sys.argv[1], "expected.pkl"), "rb") as f:
+        expected = pickle.load(f)
+    print(f"fixtures written by TensorFlow {expected.pop('tensorflow')}")
+    failures = 0
+    for name, case in expected.items():
+        problems = CHECKS[case["kind"]](case)
+        print(f"{'FAIL' if problems else 'ok  '} {name}")
+        for problem in problems:
+            print(f"  {problem}")
+        failures += bool(problems)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Writes checkpoints, SavedModels and graphs with an older TensorFlow, and
+what that TensorFlow reads back from them, for check_fixtures.py.
+
+CI has one TensorFlow (the newest); files from older versions are checked
+by hand. In a virtual environment with the older TensorFlow (2.12-2.15 have
+wheels for Python 3.11, with Keras 2, Estimators and V1 savers):
+
+    python -m venv /tmp/tf215 && /tmp/tf215/bin/pip install "tensorflow-cpu==2.15.0" "numpy<2"
+    /tmp/tf215/bin/python tests/old_tf/write_fixtures.py /tmp/old_tf
+    python tests/old_tf/check_fixtures.py /tmp/old_tf
+
+Writes OUT/expected.pkl: {name: {"kind": "ckpt" | "graph" | "state", ...}}
+with TensorFlow's values, shapes, dtypes and state-file answers.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import sys
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+v1 = tf.compat.v1
+
+
+def read_checkpoint(prefix: str) -> dict[str, Any]:
+    """What TensorFlow's reader gives for every key; keys it refuses are
+    left out of "values" (the checker then only asks that tfbundle reads or
+    raises cleanly)."""
+    reader = tf.train.load_checkpoint(prefix)
+    shapes = reader.get_variable_to_shape_map()
+    values = {}
+    for key in shapes:
+        try:
+            values[key] = reader.get_tensor(key)
+        except (tf.errors.OpError, ValueError) as e:
+            print(f"{prefix}: TensorFlow cannot read {key!r}: {e}")
+    dtypes = {k: d.name for k, d in reader.get_variable_to_dtype_map().items()}
+    return {"kind": "ckpt", "prefix": prefix, "shapes": shapes, "dtypes": dtypes, "values": values}
+
+
+def graph_mode_files(out: str, expected: dict[str, Any]) -> None:
+    """Variables of many dtypes (one partitioned) on two devices, saved by V1,
+    V2 and sharded V2 savers; a frozen graph; a TF1 SavedModel."""
+    rng = np.random.default_rng(0)
+    graph = tf.Graph()
+    with graph.as_default():
+        with tf.device("/cpu:0"):
+            kernel = v1.get_variable("dense/kernel", initializer=rng.normal(size=(7, 5)).astype(np.float32))
+            v1.get_variable("half", initializer=rng.normal(size=(3,)).astype(np.float16))
+            v1.get_variable("cplx", initializer=(rng.normal(size=(2, 2)) + 1j).astype(np.complex64))
+            strings = v1.Variable([b"alpha", b"", b"\x00\xffbin"], name="strings")
+            v1.Variable([True, False, True], name="flags")
+            v1.Variable(np.arange(-5, 5, dtype=np.int8), name="i8")
+            v1.Variable(np.arange(9, dtype=np.uint16).reshape(3, 3), name="u16")
+            v1.Variable(3.5, name="scalar")
+            v1.get_variable(
+                "emb",
+                shape=(10, 4),
+                initializer=v1.random_normal_initializer(seed=1),
+                partitioner=v1.fixed_size_partitioner(3),
+            )
+            v1.train.get_or_create_global_step()
+        with tf.device("/cpu:1"):
+            bias = v1.get_variable("other/bias", initializer=np.arange(6, dtype=np.float64))
+        savers = {
+            "v1": v1.train.Saver(write_version=v1.train.SaverDef.V1),
+            "v2sharded": v1.train.Saver(sharded=True),
+            "v2": v1.train.Saver(),
+        }
+        config = v1.ConfigProto(device_count={"CPU": 2})
+        with v1.Session(graph=graph, config=config) as sess:
+            sess.run(v1.global_variables_initializer())
+            for name, saver in savers.items():
+                os.makedirs(os.path.join(out, name))
+                prefix = saver.save(sess, os.path.join(out, name, "model.ckpt"), global_step=12)
+                expected[name] = read_checkpoint(prefix)
+            outputs = [kernel.op.name, bias.op.name, strings.op.name]
+            frozen = v1.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), outputs)
+            with open(os.path.join(out, "frozen.pb"), "wb") as f:
+                f.write(frozen.SerializeToString())
+            tf.io.write_graph(frozen, out, "frozen.pbtxt", as_text=True)
+            builder = v1.saved_model.Builder(os.path.join(out, "sm_v1"))
+            builder.add_meta_graph_and_variables(sess, ["serve"])
+            builder.save()
+    expected["sm_v1"] = read_checkpoint(os.path.join(out, "sm_v1", "variables", "variables"))
+    consts = {n.name: tf.make_ndarray(n.attr["value"].tensor) for n in frozen.node if n.op == "Const"}
+    for name in ("frozen.pb", "frozen.pbtxt"):
+        expected[name] = {"kind": "graph", "path": os.path.join(out, name), "consts": consts}
+
+
+def keras_files(out: str, expected: dict[str, Any]) -> None:
+    """A trained Keras model: its SavedModel, TF-format weights, and a
+    CheckpointManager directory with the optimizer's slots."""
+    model = tf.keras.Sequential(
+        [
+            tf.keras.layers.Conv2D(4, 3, input_shape=(8, 8, 1)),
+            tf.keras.layers.BatchNormalization(),
+            tf.keras.layers.Flatten(),
+            tf.keras.layers.Dense(3),
+        ]
+    )
+    model.compile(optimizer=tf.keras.optimizers.Adam(), loss="mse")
+    rng = np.random.default_rng(1)
+    model.fit(rng.random((16, 8, 8, 1), np.float32), rng.random((16, 3), np.float32), epochs=1, verbose=0)
+    model.save(os.path.join(out, "keras_sm"))
+    model.save_weights(os.path.join(out, "keras_w", "weights"))
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=model, optimizer=model.optimizer), os.path.join(out, "keras_ckpt"), max_to_keep=2
+    )
+    for _ in range(3):
+        manager.save()
+    expected["keras_sm"] = read_checkpoint(os.path.join(out, "keras_sm", "variables", "variables"))
+    expected["keras_w"] = read_checkpoint(os.path.join(out, "keras_w", "weights"))
+    expected["keras_ckpt"] = read_checkpoint(manager.latest_checkpoint)
+    expected["keras_ckpt state"] = {
+        "kind": "state",
+        "dir": os.path.join(out, "keras_ckpt"),
+        "latest": manager.latest_checkpoint,
+        "all": list(manager.checkpoints),
+    }
+
+
+def module_with_asset(out: str, expected: dict[str, Any]) -> None:
+    """A tf.Module SavedModel with a lookup table initialised from an asset."""
+    vocab = os.path.join(out, "vocab.txt")
+    with open(vocab, "w") as f:
+        f.write("a\nb\nc\n")
+
+    class Lookup(tf.Module):
+        def __init__(self) -> None:
+            init = tf.lookup.TextFileInitializer(
+                vocab, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER
+            )
+            self.table = tf.lookup.StaticHashTable(init, -1)
+            self.w = tf.Variable(tf.ones((2, 2)))
+            self.s = tf.Variable("text")
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def __call__(self, x: Any) -> Any:
+            return self.table.lookup(x)
+
+    tf.saved_model.save(Lookup(), os.path.join(out, "module_sm"))
+    expected["module_sm"] = read_checkpoint(os.path.join(out, "module_sm", "variables", "variables"))
+
+
+def estimator_files(out: str, expected: dict[str, Any]) -> None:
+    """An Estimator's checkpoints (TensorFlow 2.15 and older only)."""
+    if not hasattr(tf, "estimator"):
+        return
+    features = [tf.feature_column.numeric_column("x", shape=(3,))]
+    estimator = tf.estimator.LinearRegressor(features, model_dir=os.path.join(out, "estimator"))
+    rng = np.random.default_rng(2)
+    data = ({"x": rng.random((32, 3), np.float32)}, rng.random(32, np.float32))
+    estimator.train(lambda: tf.data.Dataset.from_tensor_slices(data).batch(8), steps=5)
+    expected["estimator"] = read_checkpoint(tf.train.latest_checkpoint(os.path.join(out, "estimator")))
+
+
+def main() -> None:
+    out = sys.argv[1]
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    expected: dict[str, Any] = {"tensorflow": tf.__version__}
+    graph_mode_files(out, expected)
+    keras_files(out, expected)
+    module_with_asset(out, expected)
+    estimator_files(out, expected)
+    with open(os.path.join(out, "expected.pkl"), "wb") as f:
+        pickle.dump(expected, f)
+    print(f"TensorFlow {tf.__version__} wrote {len(expected) - 1} fixtures to {out}")
+
+
+if __name__ == "__main__":
+    main()
