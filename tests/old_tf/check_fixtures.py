@@ -1,6 +1,9 @@
 """Checks tfbundle against what an older TensorFlow wrote and read back
 (see write_fixtures.py): every key's value, dtype, shape and Python type,
-every Const of the frozen graphs, and the checkpoint state file.
+every Const of the frozen graphs, and the checkpoint state file. Then
+writes OUT/ours, for read_ours.py to check with the older TensorFlow: a
+checkpoint of every dtype tfbundle writes (one shard and three), and the
+Keras SavedModel with one kernel replaced.
 
     python tests/old_tf/check_fixtures.py /tmp/old_tf
 
@@ -83,6 +86,47 @@ def check_state(case: dict[str, Any]) -> list[str]:
 CHECKS = {"ckpt": check_checkpoint, "graph": check_graph, "state": check_state}
 
 
+def write_ours(out: str) -> None:
+    """Files for read_ours.py: OUT/ours/{ckpt, sharded, keras_sm} and
+    OUT/ours/expected.pkl with the values written."""
+    import shutil
+
+    import ml_dtypes
+
+    ours = os.path.join(out, "ours")
+    shutil.rmtree(ours, ignore_errors=True)
+    rng = np.random.default_rng(0)
+    values: dict[str, Any] = {
+        "f32": rng.normal(size=(5, 3)).astype(np.float32),
+        "f64": rng.normal(size=(4,)),
+        "f16": rng.normal(size=(6,)).astype(np.float16),
+        "bf16": rng.normal(size=(3, 2)).astype(ml_dtypes.bfloat16),
+        "i8": np.arange(-3, 3, dtype=np.int8),
+        "u8": np.arange(7, dtype=np.uint8),
+        "i16": np.arange(5, dtype=np.int16),
+        "u16": np.arange(5, dtype=np.uint16),
+        "i32": np.arange(9, dtype=np.int32).reshape(3, 3),
+        "u32": np.arange(4, dtype=np.uint32),
+        "u64": np.arange(4, dtype=np.uint64),
+        "i64": np.array(42, np.int64),
+        "c64": (rng.normal(size=(2,)) + 1j).astype(np.complex64),
+        "c128": rng.normal(size=(2,)) + 2j,
+        "flags": np.array([True, False]),
+        "strings": np.array([b"x", b"", b"\x00\xff" * 100], dtype=object),
+        "empty": np.zeros((0, 3), np.float32),
+        "large": rng.normal(size=(300, 1000)).astype(np.float32),
+    }
+    tfbundle.save(values, os.path.join(ours, "ckpt"))
+    tfbundle.save(values, os.path.join(ours, "sharded"), num_shards=3)
+    shutil.copytree(os.path.join(out, "keras_sm"), os.path.join(ours, "keras_sm"))
+    with tfbundle.saved_model.open(os.path.join(ours, "keras_sm")) as model:
+        key = model.resolve_key("layer_with_weights-2/kernel")  # the Dense layer's kernel
+        kernel = np.full(model.variables.get_tensor(key).shape, 0.25, np.float32)
+    tfbundle.saved_model.update_variables(os.path.join(ours, "keras_sm"), {key: kernel})
+    with open(os.path.join(ours, "expected.pkl"), "wb") as f:
+        pickle.dump({"values": values, "dense_kernel": kernel}, f)
+
+
 def main() -> int:
     with open(os.path.join(sys.argv[1], "expected.pkl"), "rb") as f:
         expected = pickle.load(f)
@@ -94,6 +138,8 @@ def main() -> int:
         for problem in problems:
             print(f"  {problem}")
         failures += bool(problems)
+    write_ours(sys.argv[1])
+    print(f"wrote {os.path.join(sys.argv[1], 'ours')} for read_ours.py")
     return 1 if failures else 0
 
 

@@ -1,0 +1,62 @@
+"""Reads, with an older TensorFlow, what check_fixtures.py wrote with
+tfbundle into OUT/ours: every dtype through ``load_checkpoint`` and
+``RestoreV2``, one data file and three, and a Keras SavedModel whose Dense
+kernel tfbundle replaced, loaded by Keras and by ``tf.saved_model.load``.
+
+    /tmp/tf215/bin/python tests/old_tf/read_ours.py /tmp/old_tf
+
+Prints each difference and exits 1 if there is any.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+
+def same(got: Any, want: Any) -> bool:
+    got = np.asarray(got)
+    if got.shape != want.shape:
+        return False
+    if want.dtype == object:
+        return bool(got.tolist() == want.tolist())
+    return got.dtype.name == want.dtype.name and bool(np.array_equal(got, want))
+
+
+def main() -> int:
+    ours = os.path.join(sys.argv[1], "ours")
+    with open(os.path.join(ours, "expected.pkl"), "rb") as f:
+        expected = pickle.load(f)
+    problems = []
+    for name in ("ckpt", "sharded"):
+        prefix = os.path.join(ours, name)
+        reader = tf.train.load_checkpoint(prefix)
+        for key, want in expected["values"].items():
+            if not same(reader.get_tensor(key), want):
+                problems.append(f"{name} {key}: load_checkpoint differs")
+            if want.dtype != object and want.dtype.name != "bfloat16":  # RestoreV2 needs a TF dtype
+                (restored,) = tf.raw_ops.RestoreV2(
+                    prefix=prefix, tensor_names=[key], shape_and_slices=[""], dtypes=[tf.as_dtype(want.dtype)]
+                )
+                if not same(restored.numpy(), want):
+                    problems.append(f"{name} {key}: RestoreV2 differs")
+    model = tf.keras.models.load_model(os.path.join(ours, "keras_sm"))
+    if not np.array_equal(model.layers[-1].kernel.numpy(), expected["dense_kernel"]):
+        problems.append("keras_sm: Keras loaded another Dense kernel")
+    loaded = tf.saved_model.load(os.path.join(ours, "keras_sm"))
+    outputs = loaded.signatures["serving_default"](tf.zeros((1, 8, 8, 1)))
+    if [tuple(v.shape) for v in outputs.values()] != [(1, 3)]:
+        problems.append("keras_sm: the serving signature's output changed")
+    for problem in problems:
+        print(problem)
+    print(f"TensorFlow {tf.__version__}: {len(problems)} problem(s) reading tfbundle's files")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
