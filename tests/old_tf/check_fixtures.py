@@ -22,8 +22,25 @@ import numpy as np
 import tfbundle
 
 
+def from_record(value: Any) -> Any:
+    """An array from write_fixtures_tf0.py's portable record (unpickled from
+    Python 2 with latin-1 strings); anything else as it is."""
+    if not isinstance(value, dict):
+        return value
+    data = value["data"]
+    if value["dtype"] == "object":
+        items = [d.encode("latin1") if isinstance(d, str) else d for d in data]
+        return np.array([*items, None], dtype=object)[:-1].reshape(value["shape"])
+    raw = data.encode("latin1") if isinstance(data, str) else data
+    return np.frombuffer(raw, dtype=np.dtype(value["dtype"])).reshape(value["shape"])
+
+
 def difference(ours: Any, theirs: Any) -> str | None:
-    """How ours differs from TensorFlow's value, or None."""
+    """How ours differs from TensorFlow's value, or None. A portable record
+    (TensorFlow 0.12) is compared as an array: that TensorFlow's Python types
+    are not today's."""
+    if isinstance(theirs, dict):
+        ours, theirs = np.asarray(ours), from_record(theirs)
     if type(ours) is not type(theirs):
         return f"type {type(ours).__name__}, TensorFlow's {type(theirs).__name__}"
     if not isinstance(theirs, np.ndarray):
@@ -45,7 +62,7 @@ def check_checkpoint(case: dict[str, Any]) -> list[str]:
         for key in sorted(set(shapes) & set(case["shapes"])):
             if list(shapes[key]) != list(case["shapes"][key]):
                 problems.append(f"{key}: shape {shapes[key]}, TensorFlow's {case['shapes'][key]}")
-            if dtypes[key].name != case["dtypes"][key]:
+            if "dtypes" in case and dtypes[key].name != case["dtypes"][key]:
                 problems.append(f"{key}: dtype {dtypes[key].name}, TensorFlow's {case['dtypes'][key]}")
             if key in case["values"]:
                 found = difference(reader.get_tensor(key), case["values"][key])
@@ -67,7 +84,7 @@ def check_graph(case: dict[str, Any]) -> list[str]:
         [f"Consts differ: {sorted(set(consts) ^ set(case['consts']))}"] if set(consts) != set(case["consts"]) else []
     )
     for name in sorted(set(consts) & set(case["consts"])):
-        found = difference(np.asarray(consts[name]), case["consts"][name])
+        found = difference(np.asarray(consts[name]), from_record(case["consts"][name]))
         if found:
             problems.append(f"{name}: {found}")
     return problems
@@ -88,7 +105,8 @@ CHECKS = {"ckpt": check_checkpoint, "graph": check_graph, "state": check_state}
 
 def write_ours(out: str) -> None:
     """Files for read_ours.py: OUT/ours/{ckpt, sharded, keras_sm} and
-    OUT/ours/expected.pkl with the values written."""
+    OUT/ours/expected.pkl with the values written (dtype name, shape, and
+    the bytes, or the list of strings)."""
     import shutil
 
     import ml_dtypes
@@ -123,13 +141,20 @@ def write_ours(out: str) -> None:
         key = model.resolve_key("layer_with_weights-2/kernel")  # the Dense layer's kernel
         kernel = np.full(model.variables.get_tensor(key).shape, 0.25, np.float32)
     tfbundle.saved_model.update_variables(os.path.join(ours, "keras_sm"), {key: kernel})
+
+    # Plain Python values only: the older TensorFlow's numpy cannot unpickle arrays from this one.
+    def portable(a: Any) -> dict[str, Any]:
+        a = np.asarray(a)
+        data = a.tolist() if a.dtype == object else a.tobytes()
+        return {"dtype": a.dtype.name, "shape": list(a.shape), "data": data}
+
     with open(os.path.join(ours, "expected.pkl"), "wb") as f:
-        pickle.dump({"values": values, "dense_kernel": kernel}, f)
+        pickle.dump({"values": {k: portable(v) for k, v in values.items()}, "dense_kernel": portable(kernel)}, f)
 
 
 def main() -> int:
     with open(os.path.join(sys.argv[1], "expected.pkl"), "rb") as f:
-        expected = pickle.load(f)
+        expected = pickle.load(f, encoding="latin1")  # Python 2's str, from write_fixtures_tf0.py
     print(f"fixtures written by TensorFlow {expected.pop('tensorflow')}")
     failures = 0
     for name, case in expected.items():
@@ -138,8 +163,9 @@ def main() -> int:
         for problem in problems:
             print(f"  {problem}")
         failures += bool(problems)
-    write_ours(sys.argv[1])
-    print(f"wrote {os.path.join(sys.argv[1], 'ours')} for read_ours.py")
+    if "keras_sm" in expected:  # written by write_fixtures.py, not the TensorFlow 0.12 one
+        write_ours(sys.argv[1])
+        print(f"wrote {os.path.join(sys.argv[1], 'ours')} for read_ours.py")
     return 1 if failures else 0
 
 
