@@ -3,8 +3,9 @@ what that TensorFlow reads back from them, for check_fixtures.py.
 
 CI has one TensorFlow (the newest); files from older versions are checked
 by hand. In a virtual environment with the older TensorFlow: 2.12-2.15 have
-wheels for Python 3.11 (with Keras 2, Estimators and V1 savers), 1.15 for
-Python 3.7 (runs eagerly here, so that Keras and tf.Module save as in 2.x):
+wheels for Python 3.11 (with Keras 2, Estimators and V1 savers), 2.6 for
+3.8 ("keras==2.6.0" "numpy<1.20" "protobuf<3.21"), 1.15 for Python 3.7
+(runs eagerly here, so that Keras and tf.Module save as in 2.x):
 
     python -m venv /tmp/tf215 && /tmp/tf215/bin/pip install "tensorflow-cpu==2.15.0" "numpy<2"
     python3.7 -m venv /tmp/tf115
