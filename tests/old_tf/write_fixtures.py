@@ -77,6 +77,7 @@ def graph_mode_files(out: str, expected: dict[str, Any]) -> None:
             bias = v1.get_variable("other/bias", initializer=np.arange(6, dtype=np.float64))
         savers = {
             "v1": v1.train.Saver(write_version=v1.train.SaverDef.V1),
+            "v1sharded": v1.train.Saver(write_version=v1.train.SaverDef.V1, sharded=True),
             "v2sharded": v1.train.Saver(sharded=True),
             "v2": v1.train.Saver(),
         }

@@ -50,10 +50,11 @@ def main():
     expected = {"tensorflow": tf.__version__}
     rng = np.random.RandomState(0)
     graph = tf.Graph()
-    with graph.as_default():
+    with graph.as_default(), tf.device("/cpu:0"):
         kernel = tf.Variable(rng.normal(size=(7, 5)).astype(np.float32), name="dense/kernel")
         tf.Variable(rng.normal(size=(3,)).astype(np.float16), name="half")
-        tf.Variable(np.arange(6, dtype=np.float64), name="other/bias")
+        with tf.device("/cpu:1"):  # a second device: sharded savers write one file per device
+            tf.Variable(np.arange(6, dtype=np.float64), name="other/bias")
         strings = tf.Variable([b"alpha", b"", b"\x00\xffbin"], name="strings")
         tf.Variable([True, False, True], name="flags")
         tf.Variable(np.arange(-5, 5, dtype=np.int8), name="i8")
@@ -67,9 +68,10 @@ def main():
         tf.contrib.framework.get_or_create_global_step()
         savers = {
             "v1": tf.train.Saver(write_version=tf.train.SaverDef.V1),
+            "v1sharded": tf.train.Saver(write_version=tf.train.SaverDef.V1, sharded=True),
             "v2": tf.train.Saver(write_version=tf.train.SaverDef.V2),
         }
-        with tf.Session(graph=graph) as sess:
+        with tf.Session(graph=graph, config=tf.ConfigProto(device_count={"CPU": 2})) as sess:
             sess.run(tf.global_variables_initializer())
             for name, saver in savers.items():
                 os.makedirs(os.path.join(out, name))
