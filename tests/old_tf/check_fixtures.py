@@ -100,7 +100,34 @@ def check_state(case: dict[str, Any]) -> list[str]:
     return problems
 
 
-CHECKS = {"ckpt": check_checkpoint, "graph": check_graph, "state": check_state}
+def check_saved_model(case: dict[str, Any]) -> list[str]:
+    problems = []
+    with tfbundle.saved_model.open(case["dir"]) as model:
+        tags = [sorted(t) for t in model.tags]
+        if tags != case["tags"]:
+            problems.append(f"tags {tags}, TensorFlow's {case['tags']}")
+        if set(model.signatures) != set(case["signatures"]):
+            problems.append(f"signatures {sorted(model.signatures)}, TensorFlow's {sorted(case['signatures'])}")
+        for name in sorted(set(model.signatures) & set(case["signatures"])):
+            ours, theirs = model.signatures[name], case["signatures"][name]
+            if ours.method_name != theirs["method"]:
+                problems.append(f"{name}: method {ours.method_name}, TensorFlow's {theirs['method']}")
+            for side in ("inputs", "outputs"):
+                got = {
+                    k: [t.name, t.dtype.enum if t.dtype else 0, None if t.shape is None else list(t.shape)]
+                    for k, t in getattr(ours, side).items()
+                }
+                if got != theirs[side]:
+                    problems.append(f"{name} {side}: {got}, TensorFlow's {theirs[side]}")
+    return problems
+
+
+CHECKS = {
+    "ckpt": check_checkpoint,
+    "graph": check_graph,
+    "state": check_state,
+    "saved_model": check_saved_model,
+}
 
 
 def write_ours(out: str) -> None:

@@ -51,6 +51,33 @@ def read_checkpoint(prefix: str) -> dict[str, Any]:
     return {"kind": "ckpt", "prefix": prefix, "shapes": shapes, "dtypes": dtypes, "values": values}
 
 
+def read_saved_model(export_dir: str) -> dict[str, Any]:
+    """Tags, signatures (tensor names, dtype enums, shapes or None for an
+    unknown rank) and the variables' keys, as TensorFlow's own protobuf
+    classes parse saved_model.pb."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(export_dir, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+
+    def info(t: Any) -> list[Any]:
+        shape = None if t.tensor_shape.unknown_rank else [d.size for d in t.tensor_shape.dim]
+        return [t.name or t.coo_sparse.values_tensor_name, t.dtype, shape]
+
+    meta = proto.meta_graphs[0]
+    signatures = {
+        name: {
+            "inputs": {k: info(v) for k, v in sig.inputs.items()},
+            "outputs": {k: info(v) for k, v in sig.outputs.items()},
+            "method": sig.method_name,
+        }
+        for name, sig in meta.signature_def.items()
+    }
+    tags = [sorted(m.meta_info_def.tags) for m in proto.meta_graphs]
+    return {"kind": "saved_model", "dir": export_dir, "tags": tags, "signatures": signatures}
+
+
 def graph_mode_files(out: str, expected: dict[str, Any]) -> None:
     """Variables of many dtypes (one partitioned) on two devices, saved by V1,
     V2 and sharded V2 savers; a frozen graph; a TF1 SavedModel."""
@@ -97,6 +124,7 @@ def graph_mode_files(out: str, expected: dict[str, Any]) -> None:
             builder.add_meta_graph_and_variables(sess, ["serve"])
             builder.save()
     expected["sm_v1"] = read_checkpoint(os.path.join(out, "sm_v1", "variables", "variables"))
+    expected["sm_v1 proto"] = read_saved_model(os.path.join(out, "sm_v1"))
     consts = {n.name: tf.make_ndarray(n.attr["value"].tensor) for n in frozen.node if n.op == "Const"}
     for name in ("frozen.pb", "frozen.pbtxt"):
         expected[name] = {"kind": "graph", "path": os.path.join(out, name), "consts": consts}
@@ -124,6 +152,7 @@ def keras_files(out: str, expected: dict[str, Any]) -> None:
     for _ in range(3):
         manager.save()
     expected["keras_sm"] = read_checkpoint(os.path.join(out, "keras_sm", "variables", "variables"))
+    expected["keras_sm proto"] = read_saved_model(os.path.join(out, "keras_sm"))
     expected["keras_w"] = read_checkpoint(os.path.join(out, "keras_w", "weights"))
     expected["keras_ckpt"] = read_checkpoint(manager.latest_checkpoint)
     expected["keras_ckpt state"] = {
@@ -155,6 +184,7 @@ def module_with_asset(out: str, expected: dict[str, Any]) -> None:
 
     tf.saved_model.save(Lookup(), os.path.join(out, "module_sm"))
     expected["module_sm"] = read_checkpoint(os.path.join(out, "module_sm", "variables", "variables"))
+    expected["module_sm proto"] = read_saved_model(os.path.join(out, "module_sm"))
 
 
 def estimator_files(out: str, expected: dict[str, Any]) -> None:
@@ -167,6 +197,12 @@ def estimator_files(out: str, expected: dict[str, Any]) -> None:
     data = ({"x": rng.random((32, 3), np.float32)}, rng.random(32, np.float32))
     estimator.train(lambda: tf.data.Dataset.from_tensor_slices(data).batch(8), steps=5)
     expected["estimator"] = read_checkpoint(tf.train.latest_checkpoint(os.path.join(out, "estimator")))
+    spec = tf.feature_column.make_parse_example_spec(features)
+    receiver = tf.estimator.export.build_parsing_serving_input_receiver_fn(spec)
+    exported = estimator.export_saved_model(os.path.join(out, "estimator_export"), receiver)
+    exported = exported.decode() if isinstance(exported, bytes) else exported
+    expected["estimator_export"] = read_checkpoint(os.path.join(exported, "variables", "variables"))
+    expected["estimator_export proto"] = read_saved_model(exported)
 
 
 def main() -> None:
