@@ -83,7 +83,6 @@ struct Cache {
   size_t bytes = 0;
   size_t dirty_bytes = 0;
   bool decay_running = false;
-  bool decay_unavailable = false;  // the decay thread could not be started
 
   List& list(State s) { return s == State::kDirty ? dirty : advised; }
 
@@ -179,9 +178,10 @@ void decay_loop() {
 }
 
 // Starts the decay thread once per process (again in a forked child, which
-// has no copy of it). Called with the cache's lock held.
-void start_decay_locked(Cache& c) {
-  if (c.decay_running) return;
+// has no copy of it), and returns whether it runs. Called with the cache's
+// lock held.
+bool start_decay_locked(Cache& c) {
+  if (c.decay_running) return true;
   static const bool fork_handlers = [] {
     // The lock is held across fork, so a child never inherits it locked
     // by a thread that does not exist there.
@@ -198,10 +198,10 @@ void start_decay_locked(Cache& c) {
   try {
     std::thread(decay_loop).detach();  // lives as long as the process
     c.decay_running = true;
-    c.decay_unavailable = false;
   } catch (const std::system_error&) {
-    c.decay_unavailable = true;  // no thread: releases advise at once
+    return false;  // tried again at the next release
   }
+  return true;
 }
 
 // Whether fresh large buffers are advised for huge pages: only when
@@ -263,10 +263,10 @@ void release_buffer(const Buffer& buffer) {
     }
     const bool was_clean = c.dirty.empty();
     c.insert(State::kDirty, Cached{buffer, Clock::now()}, /*at_front=*/false);
-    start_decay_locked(c);
+    const bool decaying = start_decay_locked(c);
     // Over the dirty limit (or past their decay), the oldest dirty buffers
     // are advised here; without a decay thread, every one is.
-    to_advise = c.take_to_advise(c.decay_unavailable ? Clock::now() : Clock::now() - dirty_decay());
+    to_advise = c.take_to_advise(decaying ? Clock::now() - dirty_decay() : Clock::now());
     if (was_clean) c.dirty_added->notify_one();
   }
   unmap_all(unmap);
