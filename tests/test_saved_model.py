@@ -91,6 +91,58 @@ def test_keras_export(tf, tmp_path):
         assert any(v.shape == tuple(variable.shape) and np.array_equal(v, variable.numpy()) for v in ours)
 
 
+def _tf_variables(tf, loaded):
+    """Every tf.Variable that TensorFlow's loader restored, once each."""
+    seen = {}
+    for obj in tf.train.TrackableView(loaded).descendants():
+        if isinstance(obj, tf.Variable):
+            seen[id(obj)] = obj
+    return list(seen.values())
+
+
+@pytest.mark.parametrize("fixture", ["keras_export", "saved_model"])
+def test_variable_names_are_what_tensorflow_loads(tf, tmp_path, saved_model, fixture):
+    directory = tf_fixtures.keras_export(tf, tmp_path / "keras") if fixture == "keras_export" else saved_model
+    model = tfbundle.saved_model.open(directory)
+    variables = _tf_variables(tf, tf.saved_model.load(str(directory)))
+    assert variables
+    assert set(model.variable_names) == {v.name.removesuffix(":0") for v in variables}
+    for variable in variables:
+        keys = model.variable_names[variable.name.removesuffix(":0")]
+        assert any(np.array_equal(model.variables.get_tensor(k), variable.numpy()) for k in keys), variable.name
+
+
+def test_update_variables_by_name_changes_what_keras_3_serves(tf, tmp_path):
+    """A Keras 3 export saves each variable twice, and its functions read
+    one copy: a variable name resolves to that one."""
+    directory = tf_fixtures.keras_export(tf, tmp_path / "keras")
+    model = tfbundle.saved_model.open(directory)
+    kernel = model.variable_names["logits/kernel"]
+    assert len(kernel) == 2  # the copy the functions read, then the unread one
+    assert model.resolve_key("logits/kernel:0") == kernel[0]
+    tfbundle.saved_model.update_variables(
+        directory, {"logits/kernel": np.zeros((3, 2), np.float32), "logits/bias:0": np.float32([1.5, -2.0])}
+    )
+    loaded = tf.saved_model.load(str(directory))
+    out = loaded.serve(tf.ones((4, 5))).numpy()
+    np.testing.assert_array_equal(out, np.tile(np.float32([1.5, -2.0]), (4, 1)))
+
+
+def test_a_name_several_unread_variables_share_is_refused(tf, tmp_path):
+    module = tf.Module()
+    module.a, module.b = tf.Variable(tf.zeros(2)), tf.Variable(tf.ones(2))  # both named "Variable"
+    tf.saved_model.save(module, str(tmp_path / "sm"))
+    before = _digest(tmp_path / "sm")
+    model = tfbundle.saved_model.open(tmp_path / "sm")
+    assert sorted(model.variable_names["Variable"]) == ["a/.ATTRIBUTES/VARIABLE_VALUE", "b/.ATTRIBUTES/VARIABLE_VALUE"]
+    assert model.resolve_key("a") == "a/.ATTRIBUTES/VARIABLE_VALUE"  # the object path still resolves
+    with pytest.raises(ValueError, match="2 variables are named 'Variable'"):
+        tfbundle.saved_model.update_variables(tmp_path / "sm", {"Variable:0": np.ones(2, np.float32)})
+    with pytest.raises(KeyError, match="no variable, object path or variable name"):
+        model.resolve_key("c")
+    assert _digest(tmp_path / "sm") == before
+
+
 @pytest.mark.parametrize("as_text", [False, True], ids=["pb", "pbtxt"])
 def test_tf1_builder_two_metagraphs_and_asset(tf, tmp_path, as_text):
     directory = tf_fixtures.tf1_builder(tf, tmp_path / "tf1", as_text=as_text)

@@ -19,6 +19,65 @@ from .proto import parse
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
+def object_graph(reader: Any) -> Any | None:
+    """The ``TrackableObjectGraph`` message of a TF2 checkpoint; None for a
+    TF1 (name-based) checkpoint, which has none.
+
+    Example:
+        >>> len(object_graph(tfbundle.open("ckpt-1")).nodes)    # doctest: +SKIP
+        7
+    """
+    if not reader.has_tensor(OBJECT_GRAPH_KEY):
+        return None
+    return parse("TrackableObjectGraph", reader.get_tensor(OBJECT_GRAPH_KEY))
+
+
+def child_paths(nodes: Any, where: str) -> list[tuple[str, ...] | None]:
+    """Each node's chain of child names from the root (node 0), None for a
+    node no chain reaches. Breadth-first, so each node gets its shortest
+    chain, as TensorFlow does. Works on any graph whose nodes list
+    ``children`` (``TrackableObjectGraph``, ``SavedObjectGraph``); a child
+    outside the graph raises DataLossError naming ``where``.
+
+    Example:
+        >>> child_paths(object_graph(tfbundle.open("ckpt-1")).nodes, "ckpt-1")[3]  # doctest: +SKIP
+        ('model', 'dense', 'kernel')
+    """
+    paths: list[tuple[str, ...] | None] = [None] * len(nodes)
+    if not paths:
+        return paths
+    paths[0] = ()
+    queue = deque([0])
+    while queue:
+        node_id = queue.popleft()
+        parent = paths[node_id]
+        assert parent is not None  # a node is queued once it has a path
+        for child in nodes[node_id].children:
+            if not 0 <= child.node_id < len(nodes):
+                raise DataLossError(f"{where}: object graph names node {child.node_id} of {len(nodes)}")
+            if paths[child.node_id] is None:
+                paths[child.node_id] = (*parent, child.local_name)
+                queue.append(child.node_id)
+    return paths
+
+
+def node_at(nodes: Any, names: tuple[str, ...]) -> int | None:
+    """The node that the chain of child names ``names`` leads to from the
+    root, or None when a name is missing on the way; how TensorFlow matches
+    a checkpoint's objects to a program's.
+
+    Example:
+        >>> node_at(object_graph(tfbundle.open("ckpt-1")).nodes, ("model", "dense", "kernel"))  # doctest: +SKIP
+        3
+    """
+    node_id = 0
+    for name in names:
+        if not 0 <= node_id < len(nodes):
+            return None
+        node_id = next((c.node_id for c in nodes[node_id].children if c.local_name == name), -1)
+    return node_id if 0 <= node_id < len(nodes) else None
+
+
 def object_paths(reader: Any) -> dict[str, str]:
     """``{object path: checkpoint key}`` for every saved attribute of a TF2
     checkpoint; ``{}`` for a TF1 (name-based) checkpoint.
@@ -32,26 +91,11 @@ def object_paths(reader: Any) -> dict[str, str]:
         >>> object_paths(tfbundle.open("ckpt-1"))["model/dense/kernel"]    # doctest: +SKIP
         'model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE'
     """
-    if not reader.has_tensor(OBJECT_GRAPH_KEY):
-        return {}
-    raw = reader.get_tensor(OBJECT_GRAPH_KEY)
-    graph = parse("TrackableObjectGraph", raw)
-    nodes = graph.nodes
+    graph = object_graph(reader)
+    nodes = graph.nodes if graph is not None else []
     if not nodes:
         return {}
-    paths: list[str | None] = [None] * len(nodes)
-    paths[0] = ""
-    queue = deque([0])
-    while queue:  # breadth-first, so each node gets its shortest path, as TF does
-        node_id = queue.popleft()
-        parent = paths[node_id]
-        assert parent is not None  # a node is queued once it has a path
-        for child in nodes[node_id].children:
-            if not 0 <= child.node_id < len(nodes):
-                raise DataLossError(f"{reader.prefix}: object graph names node {child.node_id} of {len(nodes)}")
-            if paths[child.node_id] is None:
-                paths[child.node_id] = _join(parent, child.local_name)
-                queue.append(child.node_id)
+    paths = ["/".join(p) if p is not None else None for p in child_paths(nodes, reader.prefix)]
     for node_id, node in enumerate(nodes):
         for slot in node.slot_variables:
             original, slot_node = slot.original_variable_node_id, slot.slot_variable_node_id
@@ -74,4 +118,4 @@ def _join(parent: str, name: str) -> str:
     return name if not parent else f"{parent}/{name}"
 
 
-__all__ = ["OBJECT_GRAPH_KEY", "object_paths"]
+__all__ = ["OBJECT_GRAPH_KEY", "child_paths", "node_at", "object_graph", "object_paths"]

@@ -18,7 +18,7 @@ from typing import Any
 from . import paths, remote
 from .dtypes import DType, as_dtype
 from .errors import DataLossError
-from .objects import object_paths
+from .objects import child_paths, node_at, object_graph, object_paths
 from .reader import CheckpointReader
 from .state import checkpoint_exists
 
@@ -72,6 +72,37 @@ def _asset_filenames(meta_graph: Any) -> list[str]:
             if name not in names:
                 names.append(name)
     return names
+
+
+@dataclass(frozen=True)
+class _SavedVariable:
+    name: str  # TensorFlow's name for it, not unique
+    key: str  # its value's checkpoint key
+    read: bool  # whether a function of the SavedModel reads it
+
+
+def _saved_variables(meta_graph: Any, variables: CheckpointReader | None, where: str) -> list[_SavedVariable]:
+    """The variables of ``saved_model.pb``'s object graph with their keys. A
+    variable's value is at the node of the variables' checkpoint graph that
+    its chain of child names leads to, which is how TensorFlow's loader
+    restores it (node numbers differ: before 2.15 the SavedModel's graph
+    also lists functions). A variable whose checkpoint node has no value of
+    its dtype is left out, rather than guessed."""
+    saved = meta_graph.object_graph_def
+    checkpoint = object_graph(variables) if variables is not None else None
+    if variables is None or checkpoint is None:
+        return []
+    read = {node_id for function in saved.concrete_functions.values() for node_id in function.bound_inputs}
+    found = []
+    for node_id, path in enumerate(child_paths(saved.nodes, where)):
+        node = saved.nodes[node_id]
+        twin = node_at(checkpoint.nodes, path) if path is not None else None
+        if twin is None or node.WhichOneof("kind") != "variable" or not node.variable.name:
+            continue
+        keys = [a.checkpoint_key for a in checkpoint.nodes[twin].attributes if a.name == "VARIABLE_VALUE"]
+        if len(keys) == 1 and variables.has_tensor(keys[0]) and variables.dtype(keys[0]).enum == node.variable.dtype:
+            found.append(_SavedVariable(node.variable.name, keys[0], node_id in read))
+    return found
 
 
 def variables_prefix(export_dir: paths.PathLike) -> str:
@@ -129,8 +160,9 @@ class SavedModel:
     Attributes: ``tags`` (the tag-set of every MetaGraph), ``meta_graph``
     (the selected MetaGraphDef message), ``signatures`` (name ->
     :class:`Signature`), ``variables`` (a :class:`CheckpointReader`, or None
-    when there are no variables), ``assets`` (asset file names) and
-    ``object_paths`` (object path -> checkpoint key).
+    when there are no variables), ``assets`` (asset file names),
+    ``object_paths`` (object path -> checkpoint key) and ``variable_names``
+    (variable name -> checkpoint keys).
 
     Opening reads ``saved_model.pb`` only: tags, signatures and assets never
     touch ``variables/``, which is opened on first use of ``variables`` (and
@@ -166,6 +198,7 @@ class SavedModel:
         self._variables: CheckpointReader | None = None
         self._variables_looked_for = False
         self._object_paths: dict[str, str] | None = None
+        self._saved_variables: list[_SavedVariable] | None = None
 
     @property
     def variables(self) -> CheckpointReader | None:
@@ -208,13 +241,58 @@ class SavedModel:
             self._object_paths = object_paths(self.variables) if self.variables is not None else {}
         return self._object_paths
 
-    def resolve_key(self, key_or_path: str) -> str:
-        """Turns an object path (``blocks/0``) or checkpoint key into a key."""
-        if self.variables is not None and self.variables.has_tensor(key_or_path):
-            return key_or_path
-        if key_or_path in self.object_paths:
-            return self.object_paths[key_or_path]
-        raise KeyError(f"{self.export_dir}: no variable or object path {key_or_path!r}")
+    @property
+    def variable_names(self) -> dict[str, list[str]]:
+        """``{variable name: checkpoint keys}`` of a TF2 SavedModel: the names
+        TensorFlow gives the variables it loads (``sequential/dense/kernel``),
+        from ``saved_model.pb``'s object graph, with the keys of variables
+        its functions read first. Names are not unique: a Keras 3 export
+        saves each variable twice (``variables/6``, which its functions read,
+        and an unread ``_all_variables/0``), and every unnamed ``tf.Variable``
+        is ``Variable``. ``{}`` for a TF1 SavedModel, whose keys are the names.
+
+        Example:
+            >>> tfbundle.saved_model.open("export/1").variable_names["sequential/dense/kernel"]  # doctest: +SKIP
+            ['variables/6/.ATTRIBUTES/VARIABLE_VALUE', '_all_variables/0/.ATTRIBUTES/VARIABLE_VALUE']
+        """
+        names: dict[str, list[str]] = {}
+        for v in sorted(self._variables_saved(), key=lambda v: not v.read):
+            names.setdefault(v.name, []).append(v.key)
+        return names
+
+    def _variables_saved(self) -> list[_SavedVariable]:
+        if self._saved_variables is None:
+            self._saved_variables = _saved_variables(self.meta_graph, self.variables, self.export_dir)
+        return self._saved_variables
+
+    def resolve_key(self, name: str) -> str:
+        """The checkpoint key that a checkpoint key, object path (``blocks/0``)
+        or variable name (``sequential/dense/kernel``, with or without
+        TensorFlow's ``:0``) stands for. A name that several variables share
+        resolves to the one a function of the SavedModel reads; when that is
+        not exactly one, ValueError lists the keys to choose from.
+
+        Example:
+            >>> tfbundle.saved_model.open("export/1").resolve_key("scale")  # doctest: +SKIP
+            'scale/.ATTRIBUTES/VARIABLE_VALUE'
+        """
+        if self.variables is not None and self.variables.has_tensor(name):
+            return name
+        if name in self.object_paths:
+            return self.object_paths[name]
+        bare = name[: -len(":0")] if name.endswith(":0") else name
+        if bare != name and self.variables is not None and self.variables.has_tensor(bare):
+            return bare  # a TF1 variable's name is its key
+        named = [v for v in self._variables_saved() if v.name == bare]
+        if not named:
+            raise KeyError(f"{self.export_dir}: no variable, object path or variable name {name!r}")
+        read = [v for v in named if v.read]
+        if len(named) == 1 or len(read) == 1:
+            return (read or named)[0].key
+        raise ValueError(
+            f"{self.export_dir}: {len(named)} variables are named {bare!r} and {len(read)} of them are read by "
+            f"the SavedModel's functions; pass one of their keys: {[v.key for v in named]}"
+        )
 
     def close(self) -> None:
         if self._variables is not None:
@@ -248,7 +326,9 @@ def open(  # noqa: A001
 def update_variables(export_dir: paths.PathLike, updates: Mapping[str, Any], *, sync: bool = False) -> None:
     """Replaces some variables' values in a SavedModel, atomically.
 
-    Keys are checkpoint keys or object paths (``blocks/0/kernel``). Each new
+    Keys are checkpoint keys, object paths (``blocks/0/kernel``) or variable
+    names (``sequential/dense/kernel``), resolved by
+    :meth:`SavedModel.resolve_key`. Each new
     value must have the variable's dtype and shape. Every other entry is
     copied byte for byte, in the original data order and shards. An unknown
     key or a mismatch raises before anything is written. The new bundle is

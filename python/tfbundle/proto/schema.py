@@ -190,7 +190,11 @@ SCHEMA: Dict[str, List[tuple]] = {
         ("meta_graphs", 2, "repeated", "MetaGraphDef"),
     ],
     # core/protobuf/saved_object_graph.proto (the parts tfbundle reads)
-    "SavedObjectGraph": [("nodes", 1, "repeated", "SavedObject")],
+    "SavedObjectGraph": [
+        ("nodes", 1, "repeated", "SavedObject"),
+        ("concrete_functions", 2, "map", "string,SavedConcreteFunction"),
+    ],
+    "SavedConcreteFunction": [("bound_inputs", 2, "repeated", "int32")],
     "SavedObject": [
         ("children", 1, "repeated", "TrackableObjectReference"),
         ("variable", 7, "", "SavedVariable", "kind"),
