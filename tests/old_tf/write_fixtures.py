@@ -2,8 +2,9 @@
 what that TensorFlow reads back from them, for check_fixtures.py.
 
 CI has one TensorFlow (the newest); files from older versions are checked
-by hand. In a virtual environment with the older TensorFlow: 2.12-2.15 have
-wheels for Python 3.11 (with Keras 2, Estimators and V1 savers), 2.6 for
+by hand. In a virtual environment with the older TensorFlow: 2.12-2.17 have
+wheels for Python 3.11 (up to 2.15 with Keras 2 and Estimators, from 2.16
+with Keras 3, whose SavedModel is a ``model.export()``), 2.6 for
 3.8 ("keras==2.6.0" "numpy<1.20" "protobuf<3.21"), 1.15 for Python 3.7
 (runs eagerly here, so that Keras and tf.Module save as in 2.x):
 
@@ -75,7 +76,33 @@ def read_saved_model(export_dir: str) -> dict[str, Any]:
         for name, sig in meta.signature_def.items()
     }
     tags = [sorted(m.meta_info_def.tags) for m in proto.meta_graphs]
-    return {"kind": "saved_model", "dir": export_dir, "tags": tags, "signatures": signatures}
+    variables: dict[str, list[Any]] = {}
+    if meta.object_graph_def.nodes:  # a TF2 SavedModel: the variables TensorFlow's loader restores, by name
+        try:
+            loaded = tf.compat.v2.saved_model.load(export_dir)
+        except Exception as e:  # 2.15 cannot load the lookup module in the process that saved it
+            print(f"TensorFlow {tf.__version__} could not load {export_dir} back: {type(e).__name__}; names unchecked")
+            loaded = None
+        for variable in tracked_variables(loaded) if loaded is not None else []:
+            variables.setdefault(variable.name[: -len(":0")], []).append(variable.numpy())
+    return {"kind": "saved_model", "dir": export_dir, "tags": tags, "signatures": signatures, "variables": variables}
+
+
+def tracked_variables(root: Any) -> list[Any]:
+    """Every tf.Variable reachable from a loaded SavedModel, once each."""
+    seen, queue, found = set(), [root], []
+    while queue:
+        obj = queue.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, tf.Variable):
+            found.append(obj)
+        if hasattr(obj, "_trackable_children"):  # TensorFlow 2.10 and newer
+            queue.extend(obj._trackable_children().values())
+        elif hasattr(obj, "_checkpoint_dependencies"):
+            queue.extend(d.ref for d in obj._checkpoint_dependencies)
+    return found
 
 
 def graph_mode_files(out: str, expected: dict[str, Any]) -> None:
@@ -132,7 +159,10 @@ def graph_mode_files(out: str, expected: dict[str, Any]) -> None:
 
 def keras_files(out: str, expected: dict[str, Any]) -> None:
     """A trained Keras model: its SavedModel, TF-format weights, and a
-    CheckpointManager directory with the optimizer's slots."""
+    CheckpointManager directory with the optimizer's slots. Keras 3
+    (TensorFlow 2.16 and newer) exports the SavedModel with ``export`` and
+    has no TF-format weights (``save_weights`` writes HDF5 only)."""
+    keras3 = getattr(tf.keras, "__version__", "2").startswith("3.")
     model = tf.keras.Sequential(
         [
             tf.keras.layers.Conv2D(4, 3, input_shape=(8, 8, 1)),
@@ -144,8 +174,12 @@ def keras_files(out: str, expected: dict[str, Any]) -> None:
     model.compile(optimizer=tf.keras.optimizers.Adam(), loss="mse")
     rng = np.random.default_rng(1)
     model.fit(rng.random((16, 8, 8, 1), np.float32), rng.random((16, 3), np.float32), epochs=1, verbose=0)
-    model.save(os.path.join(out, "keras_sm"), save_format="tf")
-    model.save_weights(os.path.join(out, "keras_w", "weights"))
+    if keras3:
+        model.export(os.path.join(out, "keras_sm"))
+    else:
+        model.save(os.path.join(out, "keras_sm"), save_format="tf")
+        model.save_weights(os.path.join(out, "keras_w", "weights"))
+        expected["keras_w"] = read_checkpoint(os.path.join(out, "keras_w", "weights"))
     manager = tf.train.CheckpointManager(
         tf.train.Checkpoint(model=model, optimizer=model.optimizer), os.path.join(out, "keras_ckpt"), max_to_keep=2
     )
@@ -153,7 +187,6 @@ def keras_files(out: str, expected: dict[str, Any]) -> None:
         manager.save()
     expected["keras_sm"] = read_checkpoint(os.path.join(out, "keras_sm", "variables", "variables"))
     expected["keras_sm proto"] = read_saved_model(os.path.join(out, "keras_sm"))
-    expected["keras_w"] = read_checkpoint(os.path.join(out, "keras_w", "weights"))
     expected["keras_ckpt"] = read_checkpoint(manager.latest_checkpoint)
     expected["keras_ckpt state"] = {
         "kind": "state",
