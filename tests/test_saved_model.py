@@ -193,6 +193,55 @@ def test_update_variables_serves_new_weights(tf, saved_model, tmp_path):
     np.testing.assert_allclose(y, (x @ new_block @ block1) * -3.0, rtol=1e-5, atol=1e-5)
 
 
+def _fingerprint(tf, data: bytes):
+    from tensorflow.core.protobuf import fingerprint_pb2
+
+    message = fingerprint_pb2.FingerprintDef()
+    message.ParseFromString(data)
+    return message
+
+
+def test_update_variables_gives_the_fingerprint_tensorflows_checkpoint_hash(tf, saved_model, tmp_path):
+    from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
+
+    directory = tmp_path / "sm"
+    shutil.copytree(saved_model, directory)
+    before = _fingerprint(tf, (directory / "fingerprint.pb").read_bytes())
+    tfbundle.saved_model.update_variables(directory, {"scale": np.float32(7.0)})
+    after = _fingerprint(tf, (directory / "fingerprint.pb").read_bytes())
+    tensorflows = _fingerprint(tf, fingerprinting.CreateFingerprintDef(str(directory)))
+    assert after.checkpoint_hash == tensorflows.checkpoint_hash != before.checkpoint_hash
+    before.checkpoint_hash = after.checkpoint_hash
+    assert after == before  # every other field as TensorFlow wrote it
+    assert tf.saved_model.experimental.read_fingerprint(str(directory)).checkpoint_hash == after.checkpoint_hash
+    assert [f for f in os.listdir(directory) if "tmp" in f] == []
+
+
+def test_write_variables_gives_the_fingerprint_tensorflows_checkpoint_hash(tf, saved_model, tmp_path):
+    from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
+
+    directory = tmp_path / "sm"
+    shutil.copytree(saved_model, directory)
+    tensors = tfbundle.load(directory / "variables" / "variables")
+    tensors["scale/.ATTRIBUTES/VARIABLE_VALUE"] = np.float32(-1.0)
+    tfbundle.saved_model.write_variables(directory, tensors, num_shards=2)
+    ours = _fingerprint(tf, (directory / "fingerprint.pb").read_bytes())
+    assert ours.checkpoint_hash == _fingerprint(tf, fingerprinting.CreateFingerprintDef(str(directory))).checkpoint_hash
+    loaded = tf.saved_model.load(str(directory))
+    assert float(loaded.scale.numpy()) == -1.0
+
+
+def test_update_variables_refuses_a_damaged_fingerprint_and_changes_nothing(saved_model, tmp_path):
+    directory = tmp_path / "sm"
+    shutil.copytree(saved_model, directory)
+    (directory / "fingerprint.pb").write_bytes(b"\x2a\xff")  # field 5 as a length-delimited run past the end
+    before = _digest(directory)
+    with pytest.raises(tfbundle.DataLossError, match=r"fingerprint\.pb"):
+        tfbundle.saved_model.update_variables(directory, {"scale": np.float32(7.0)})
+    assert _digest(directory) == before
+    assert [f for f in os.listdir(directory) if "tmp" in f] == []
+
+
 def test_update_variables_rejects_mismatches_and_changes_nothing(saved_model, tmp_path):
     directory = tmp_path / "sm"
     shutil.copytree(saved_model, directory)

@@ -24,6 +24,7 @@ from .state import checkpoint_exists
 
 VARIABLES_DIRECTORY = "variables"
 VARIABLES_FILENAME = "variables"
+FINGERPRINT_FILENAME = "fingerprint.pb"
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,47 @@ def _saved_variables(meta_graph: Any, variables: CheckpointReader | None, where:
         if len(keys) == 1 and variables.has_tensor(keys[0]) and variables.dtype(keys[0]).enum == node.variable.dtype:
             found.append(_SavedVariable(node.variable.name, keys[0], node_id in read))
     return found
+
+
+def _read_fingerprint(path: str) -> Any | None:
+    """The ``FingerprintDef`` at ``path`` (TF 2.12+ writes ``fingerprint.pb``),
+    or None when there is none. A damaged file raises DataLossError naming it.
+    Of its hashes, only ``checkpoint_hash`` covers the variables (see
+    :func:`_checkpoint_hash`); the others cover ``saved_model.pb``."""
+    from .proto import parse
+
+    if not os.path.isfile(path):
+        return None
+    with builtins.open(path, "rb") as f:
+        raw = f.read()
+    try:
+        return parse("FingerprintDef", raw)
+    except DataLossError as e:
+        raise DataLossError(f"{path}: {e}") from None
+
+
+def _checkpoint_hash(index_path: str) -> int:
+    """TensorFlow's fingerprint ``checkpoint_hash``: FarmHash's Fingerprint64
+    of ``variables/variables.index``."""
+    import farmhash
+
+    with builtins.open(index_path, "rb") as f:
+        return int(farmhash.fingerprint64(f.read()))
+
+
+def _write_fingerprint(fingerprint: Any, path: str, index_path: str, sync: bool) -> str:
+    """Writes ``fingerprint`` with the checkpoint hash of ``index_path`` to a
+    temporary name next to ``path``; returns that name, to rename into place."""
+    from ._fsutil import temp_name
+
+    fingerprint.checkpoint_hash = _checkpoint_hash(index_path)
+    temp = temp_name(path)
+    with builtins.open(temp, "wb") as f:
+        f.write(fingerprint.SerializeToString())
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
+    return temp
 
 
 def variables_prefix(export_dir: paths.PathLike) -> str:
@@ -333,7 +375,8 @@ def update_variables(export_dir: paths.PathLike, updates: Mapping[str, Any], *, 
     copied byte for byte, in the original data order and shards. An unknown
     key or a mismatch raises before anything is written. The new bundle is
     written to a temporary directory next to ``variables/`` and swapped in
-    with one atomic rename.
+    with one atomic rename; a ``fingerprint.pb`` gets the new checkpoint hash
+    TensorFlow would compute, renamed into place just after.
 
     Example:
         >>> update_variables("export/1", {"scale": np.float32(3.0)})  # doctest: +SKIP
@@ -367,6 +410,9 @@ def update_variables(export_dir: paths.PathLike, updates: Mapping[str, Any], *, 
                     f"the variable is {want_dtype.name}{list(want_shape)}"
                 )
             resolved[key] = array
+        fingerprint_path = os.path.join(os.path.dirname(variables_dir), FINGERPRINT_FILENAME)
+        fingerprint = _read_fingerprint(fingerprint_path)
+        fingerprint_temp = None
         os.makedirs(staging)
         try:
             _write_updated(reader, resolved, os.path.join(staging, VARIABLES_FILENAME), sync)
@@ -375,10 +421,17 @@ def update_variables(export_dir: paths.PathLike, updates: Mapping[str, Any], *, 
                     source = os.path.join(variables_dir, name)
                     if os.path.isfile(source):
                         shutil.copy2(source, os.path.join(staging, name))
+            if fingerprint is not None:
+                index = os.path.join(staging, VARIABLES_FILENAME + ".index")
+                fingerprint_temp = _write_fingerprint(fingerprint, fingerprint_path, index, sync)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            if fingerprint_temp is not None:
+                os.remove(fingerprint_temp)
             raise
     replace_directory(staging, variables_dir)
+    if fingerprint_temp is not None:  # now the hash of the variables in place
+        os.replace(fingerprint_temp, fingerprint_path)
 
 
 def _write_updated(reader: CheckpointReader, resolved: dict[str, Any], prefix: str, sync: bool) -> None:
@@ -423,6 +476,7 @@ def write_variables(
 ) -> str:
     """Writes ``export_dir/variables/variables.*`` from ``{key: array}``;
     returns the prefix. ``export_dir`` may be a URL (see :class:`tfbundle.Writer`).
+    A local export's ``fingerprint.pb`` gets the new checkpoint hash.
 
     Example:
         >>> write_variables("export/1", {"w/.ATTRIBUTES/VARIABLE_VALUE": w})  # doctest: +SKIP
@@ -430,7 +484,13 @@ def write_variables(
     from .writer import save
 
     prefix = variables_prefix(export_dir)
-    return save(tensors, prefix, num_shards=num_shards, sync=sync, storage_options=storage_options)
+    local = not remote.is_url(prefix)
+    fingerprint_path = os.path.join(os.path.dirname(os.path.dirname(prefix)), FINGERPRINT_FILENAME)
+    fingerprint = _read_fingerprint(fingerprint_path) if local else None
+    written = save(tensors, prefix, num_shards=num_shards, sync=sync, storage_options=storage_options)
+    if fingerprint is not None:
+        os.replace(_write_fingerprint(fingerprint, fingerprint_path, written + ".index", sync), fingerprint_path)
+    return written
 
 
 __all__ = [

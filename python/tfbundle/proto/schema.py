@@ -208,6 +208,16 @@ SCHEMA: Dict[str, List[tuple]] = {
         ("name", 6, "", "string"),
         ("device", 7, "", "string"),
     ],
+    # core/protobuf/fingerprint.proto
+    "FingerprintDef": [
+        ("saved_model_checksum", 1, "", "uint64"),
+        ("graph_def_program_hash", 2, "", "uint64"),
+        ("signature_def_hash", 3, "", "uint64"),
+        ("saved_object_graph_hash", 4, "", "uint64"),
+        ("checkpoint_hash", 5, "", "uint64"),
+        ("version", 6, "", "VersionDef"),
+        ("uuid", 7, "", "string"),
+    ],
     # core/protobuf/trackable_object_graph.proto
     "TrackableObjectGraph": [("nodes", 1, "repeated", "TrackableObject")],
     "TrackableObject": [
