@@ -3,6 +3,12 @@ safetensors and the machine's floors, in one process, contenders
 interleaved (a, b, c, a, b, c, ...), medians of --repeats runs.
 
 Run: python benchmarks/bench_mixes.py [--mix bert resnet uniform_256k uniform_4m] [--repeats 5] [--no-write]
+     python benchmarks/bench_mixes.py --alone --mix resnet --repeats 15
+
+--alone times only tfbundle's two reads and safetensors load_file, without
+TensorFlow, floors or saves, and with the generated tensors freed first: a
+process that only loads one mix, where no other contender's freed memory
+is at hand.
 
 Per mix (see mixes.py), reads of every tensor into new arrays:
   tfbundle get_tensor loop (verified) and load (verified), TF
@@ -64,6 +70,7 @@ def main() -> None:
     parser.add_argument("--mix", nargs="*", default=list(MIXES), choices=list(MIXES))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--alone", action="store_true", help="tfbundle and safetensors reads only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("TFBUNDLE_BENCH_DIR")) as directory:
         for mix in args.mix:
@@ -75,19 +82,25 @@ def main() -> None:
                 save_file(tensors, st_path)
             except ImportError:
                 st_path = None
-            reads = interleaved_medians({**read_contenders(prefix, st_path), **floors(prefix, nbytes)}, args.repeats)
-            report(f"{mix}: read {len(tensors)} tensors, {nbytes / 1e9:.2f} GB", reads, nbytes, "tfbundle get_tensor")
+            count = len(tensors)
+            if args.alone:
+                del tensors
+                reads = interleaved_medians(read_contenders(prefix, st_path, with_tensorflow=False), args.repeats)
+            else:
+                contenders = {**read_contenders(prefix, st_path), **floors(prefix, nbytes)}
+                reads = interleaved_medians(contenders, args.repeats)
+            report(f"{mix}: read {count} tensors, {nbytes / 1e9:.2f} GB", reads, nbytes, "tfbundle get_tensor")
             for base in ("TF get_tensor", "TF RestoreV2", "safetensors load_file"):
                 if base in reads:
                     print(
                         f"  vs {base}: get_tensor loop {reads[base] / reads['tfbundle get_tensor']:.2f}x, "
                         f"load {reads[base] / reads['tfbundle load']:.2f}x"
                     )
-            if not args.no_write:
+            if not (args.no_write or args.alone):
                 writes_dir = os.path.join(directory, mix, "writes")
                 os.makedirs(writes_dir)
                 writes = interleaved_medians(write_contenders(tensors, writes_dir), args.repeats)
-                report(f"{mix}: save {len(tensors)} tensors", writes, nbytes, "tfbundle save")
+                report(f"{mix}: save {count} tensors", writes, nbytes, "tfbundle save")
 
 
 if __name__ == "__main__":

@@ -49,11 +49,12 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def read_contenders(prefix: str, safetensors_path: str | None = None) -> Contenders:
+def read_contenders(prefix: str, safetensors_path: str | None = None, *, with_tensorflow: bool = True) -> Contenders:
     """Reading every tensor of the V2 checkpoint at ``prefix`` into new
     arrays: tfbundle's verified ``get_tensor`` loop and ``load``, TF's
-    ``load_checkpoint`` + ``get_tensor`` and ``RestoreV2``, and safetensors'
-    ``load_file`` of ``safetensors_path`` (the same tensors).
+    ``load_checkpoint`` + ``get_tensor`` and ``RestoreV2`` (unless
+    ``with_tensorflow`` is False), and safetensors' ``load_file`` of
+    ``safetensors_path`` (the same tensors).
 
     Example:
         >>> times = interleaved_medians(read_contenders("ckpt-1"))   # doctest: +SKIP
@@ -69,7 +70,7 @@ def read_contenders(prefix: str, safetensors_path: str | None = None) -> Contend
             return [c.get_tensor(k) for k in keys]
 
     contenders: Contenders = {"tfbundle get_tensor": get_tensor_loop, "tfbundle load": lambda: load(prefix)}
-    if _installed("tensorflow"):
+    if with_tensorflow and _installed("tensorflow"):
         import tensorflow as tf
 
         def tf_get_tensor() -> list[Any]:
