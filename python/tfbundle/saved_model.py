@@ -139,11 +139,16 @@ def _write_fingerprint(fingerprint: Any, path: str, index_path: str, sync: bool)
 
     fingerprint.checkpoint_hash = _checkpoint_hash(index_path)
     temp = temp_name(path)
-    with builtins.open(temp, "wb") as f:
-        f.write(fingerprint.SerializeToString())
-        if sync:
-            f.flush()
-            os.fsync(f.fileno())
+    try:
+        with builtins.open(temp, "wb") as f:
+            f.write(fingerprint.SerializeToString())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise
     return temp
 
 
@@ -307,7 +312,7 @@ class SavedModel:
             self._saved_variables = _saved_variables(self.meta_graph, self.variables, self.export_dir)
         return self._saved_variables
 
-    def resolve_key(self, name: str) -> str:
+    def resolve_key(self, key_or_path: str) -> str:
         """The checkpoint key that a checkpoint key, object path (``blocks/0``)
         or variable name (``sequential/dense/kernel``, with or without
         TensorFlow's ``:0``) stands for. A name that several variables share
@@ -318,16 +323,16 @@ class SavedModel:
             >>> tfbundle.saved_model.open("export/1").resolve_key("scale")  # doctest: +SKIP
             'scale/.ATTRIBUTES/VARIABLE_VALUE'
         """
-        if self.variables is not None and self.variables.has_tensor(name):
-            return name
-        if name in self.object_paths:
-            return self.object_paths[name]
-        bare = name[: -len(":0")] if name.endswith(":0") else name
-        if bare != name and self.variables is not None and self.variables.has_tensor(bare):
+        if self.variables is not None and self.variables.has_tensor(key_or_path):
+            return key_or_path
+        if key_or_path in self.object_paths:
+            return self.object_paths[key_or_path]
+        bare = key_or_path[: -len(":0")] if key_or_path.endswith(":0") else key_or_path
+        if bare != key_or_path and self.variables is not None and self.variables.has_tensor(bare):
             return bare  # a TF1 variable's name is its key
         named = [v for v in self._variables_saved() if v.name == bare]
         if not named:
-            raise KeyError(f"{self.export_dir}: no variable, object path or variable name {name!r}")
+            raise KeyError(f"{self.export_dir}: no variable, object path or variable name {key_or_path!r}")
         read = [v for v in named if v.read]
         if len(named) == 1 or len(read) == 1:
             return (read or named)[0].key
