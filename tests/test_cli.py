@@ -168,6 +168,22 @@ def test_saved_model_show_all_is_byte_identical(tf, tmp_path, make):
         assert shape in ours, shape
 
 
+def test_saved_model_update_replaces_what_keras_3_serves(tf, tmp_path):
+    from safetensors.numpy import save_file
+
+    directory = tf_fixtures.keras_export(tf, tmp_path / "keras")
+    weights = tmp_path / "new.safetensors"
+    save_file({"logits/kernel:0": np.zeros((3, 2), np.float32), "logits/bias": np.float32([0.5, 4.0])}, str(weights))
+    assert "2 variable(s) replaced" in run("saved-model", "update", directory, weights).stdout
+    loaded = tf.saved_model.load(str(directory))  # held: its functions need its variables alive
+    np.testing.assert_array_equal(loaded.serve(tf.ones((2, 5))).numpy(), [[0.5, 4.0], [0.5, 4.0]])
+    wrong = tmp_path / "wrong.safetensors"
+    save_file({"logits/kernel": np.zeros((2, 2), np.float32)}, str(wrong))
+    failed = run("saved-model", "update", directory, wrong, check=False)
+    assert failed.returncode == 1
+    assert "float32[3, 2]" in failed.stderr
+
+
 def test_errors_are_one_line(tmp_path):
     out = run("ls", tmp_path / "missing", check=False)
     assert out.returncode == 1

@@ -515,6 +515,20 @@ def cmd_saved_model_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_saved_model_update(args: argparse.Namespace) -> int:
+    from . import saved_model
+    from .convert import open_source
+
+    source = open_source(args.weights)
+    try:
+        updates = {name: source.get_tensor(name) for name in source.keys()}
+    finally:
+        source.close()
+    saved_model.update_variables(args.dir, updates)
+    print(f"{args.dir}: {len(updates)} variable(s) replaced")
+    return 0
+
+
 # -- bench ------------------------------------------------------------------------------
 
 
@@ -624,6 +638,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tag-set", "--tag_set", dest="tag_set")
     s.add_argument("--signature-def", "--signature_def", dest="signature_def")
     s.set_defaults(run=cmd_saved_model_show)
+    s = sm.add_parser(
+        "update", help="replace variables with the tensors of WEIGHTS, named by key, object path or variable name"
+    )
+    s.add_argument("dir")
+    s.add_argument("weights", help=".safetensors, .npz, checkpoint or anything convert reads")
+    s.set_defaults(run=cmd_saved_model_update)
     return parser
 
 
