@@ -97,8 +97,10 @@ def _saved_variables(meta_graph: Any, variables: CheckpointReader | None, where:
     found = []
     for node_id, path in enumerate(child_paths(saved.nodes, where)):
         node = saved.nodes[node_id]
-        twin = node_at(checkpoint.nodes, path) if path is not None else None
-        if twin is None or node.WhichOneof("kind") != "variable" or not node.variable.name:
+        if node.WhichOneof("kind") != "variable" or not node.variable.name or path is None:
+            continue  # only variables are walked to in the checkpoint's graph
+        twin = node_at(checkpoint.nodes, path)
+        if twin is None:
             continue
         keys = [a.checkpoint_key for a in checkpoint.nodes[twin].attributes if a.name == "VARIABLE_VALUE"]
         if len(keys) == 1 and variables.has_tensor(keys[0]) and variables.dtype(keys[0]).enum == node.variable.dtype:
@@ -309,7 +311,9 @@ class SavedModel:
 
     def _variables_saved(self) -> list[_SavedVariable]:
         if self._saved_variables is None:
-            self._saved_variables = _saved_variables(self.meta_graph, self.variables, self.export_dir)
+            self._saved_variables = _saved_variables(
+                self.meta_graph, self.variables, os.path.join(self.export_dir, "saved_model.pb")
+            )
         return self._saved_variables
 
     def resolve_key(self, key_or_path: str) -> str:
