@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -17,6 +18,13 @@ import pytest
 import tfbundle
 from tests import tf_fixtures
 from tests.snappy_tables import footer_handles, masked_crc
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    """``python -m tfbundle ARGS``; fails the test on a non-zero exit."""
+    out = subprocess.run([sys.executable, "-m", "tfbundle", *map(str, args)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out
 
 
 def saved_model_cli_show(directory) -> dict:
@@ -296,3 +304,40 @@ def test_inspection_does_not_need_the_variables(tf, saved_model, tmp_path, damag
         with pytest.raises(tfbundle.DataLossError, match=r"variables\.index") as info:
             _ = model.variables
         assert damage != "bad_block_type" or "bad block type 7" in str(info.value)
+
+
+@pytest.mark.parametrize("as_text", [False, True], ids=["pb", "pbtxt"])
+def test_saved_model_of_a_frozen_graph_gives_its_constants(tf, tmp_path, as_text):
+    """A TF1 export of a frozen graph (object detection, TF Hub v1 style) has
+    no variables: its weights are Consts, which ls, convert and verify use;
+    the checkpoint API says where the weights are."""
+    rng = np.random.default_rng(4)
+    weights = rng.normal(size=(3, 2)).astype(np.float32)
+    directory = tmp_path / "frozen_export"
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 3], name="x")
+        w = tf.constant(weights, name="dense/kernel")
+        y = tf.identity(tf.matmul(x, w) + tf.constant(0.5, name="dense/bias"), name="y")
+        with tf.compat.v1.Session() as session:
+            builder = tf.compat.v1.saved_model.Builder(str(directory))
+            signature = tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"y": y})
+            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map={"serving_default": signature})
+            builder.save(as_text=as_text)
+    assert not tfbundle.saved_model.has_variables(directory)
+
+    listing = json.loads(run_cli("ls", directory, "--json").stdout)
+    assert listing["kind"] == "saved_model constants"
+    assert {t["name"]: t["shape"] for t in listing["tensors"]} == {"dense/kernel": [3, 2], "dense/bias": []}
+    assert "2 constants decode" in run_cli("verify", directory).stdout
+
+    run_cli("convert", directory, tmp_path / "weights.safetensors")
+    converted = tfbundle.convert.open_source(tmp_path / "weights.safetensors")
+    kernel, bias = converted.get_tensor("dense/kernel"), converted.get_tensor("dense/bias")
+    # The converted constants compute what TensorFlow serves.
+    inputs = rng.normal(size=(4, 3)).astype(np.float32)
+    served = tf.saved_model.load(str(directory)).signatures["serving_default"](x=tf.constant(inputs))["y"].numpy()
+    np.testing.assert_allclose(inputs @ kernel + bias, served, rtol=1e-6)
+
+    with pytest.raises(FileNotFoundError, match=r"without variables.*load_consts"):
+        tfbundle.open(directory)

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from . import paths, safetensors_io, tflite
+from . import paths, safetensors_io, saved_model, tflite
 from ._fsutil import temp_name
 from ._lazy import numpy as np
 from .dtypes import DType, as_dtype
@@ -26,8 +26,9 @@ FORMATS = ("checkpoint", "safetensors", "npz", "h5", "graph", "tflite")
 
 def detect_format(path: paths.PathLike, *, for_output: bool = False) -> str:
     """Guesses a file's format from its name: ``.safetensors``, ``.npz``,
-    ``.h5``/``.hdf5``, ``.pb``/``.pbtxt`` (frozen graph), ``.tflite``; else a
-    checkpoint.
+    ``.h5``/``.hdf5``, ``.pb``/``.pbtxt`` (frozen graph), ``.tflite``; a
+    SavedModel without variables (a TF1 export of a frozen graph) is a graph
+    too, its constants the weights; else a checkpoint.
 
     Example:
         >>> detect_format("model.safetensors")
@@ -44,6 +45,8 @@ def detect_format(path: paths.PathLike, *, for_output: bool = False) -> str:
         return "graph"
     if p.endswith(".tflite") and not for_output:
         return "tflite"
+    if not for_output and saved_model.is_local_saved_model(path) and not saved_model.has_variables(path):
+        return "graph"
     return "checkpoint"
 
 

@@ -38,10 +38,19 @@ class Node:
     function: str = ""
 
 
+def _graph_file(path: str) -> str:
+    """The file holding a graph: ``path``, or a SavedModel directory's
+    ``saved_model.pb`` (its ``saved_model.pbtxt`` when only that exists)."""
+    if not os.path.isdir(path):
+        return path
+    binary = os.path.join(path, "saved_model.pb")
+    text = os.path.join(path, "saved_model.pbtxt")
+    return text if not os.path.isfile(binary) and os.path.isfile(text) else binary
+
+
 def _location(path: str) -> tuple[str, list[int]]:
     """(file, field path to its GraphDef) for a graph, .meta or SavedModel."""
-    if os.path.isdir(path):
-        path = os.path.join(path, "saved_model.pb")
+    path = _graph_file(path)
     base = os.path.basename(path)
     if base == "saved_model.pb":
         return path, [2, 2]
@@ -64,15 +73,23 @@ def _to_array(dtype_enum: int, shape: tuple[int, ...], kind: str, payload: Any) 
 
 
 def _text_graph(path: str) -> Any:
+    """The GraphDef of a text GraphDef, or of a ``saved_model.pbtxt``'s first
+    MetaGraph (the one ``saved_model.pb`` readers take too)."""
     from google.protobuf import text_format
 
-    message = message_class("GraphDef")()
+    saved_model = os.path.basename(path) == "saved_model.pbtxt"
+    kind = "SavedModel" if saved_model else "GraphDef"
+    message = message_class(kind)()
     try:
         with builtins.open(path, encoding="utf-8") as f:
             text_format.Parse(f.read(), message, allow_unknown_field=True)
     except text_format.ParseError as e:
-        raise DataLossError(f"{path}: malformed text GraphDef: {e}") from None
-    return message
+        raise DataLossError(f"{path}: malformed text {kind}: {e}") from None
+    if not saved_model:
+        return message
+    if not message.meta_graphs:
+        raise DataLossError(f"{path}: holds no MetaGraph")
+    return message.meta_graphs[0].graph_def
 
 
 def _iter_text_nodes(graph: Any) -> Iterator[tuple[Node, Any]]:
@@ -110,7 +127,7 @@ def iter_nodes(path: paths.PathLike, *, storage_options: Mapping[str, Any] | Non
         >>> [n.op for n in iter_nodes("frozen.pb")][:3]            # doctest: +SKIP
         ['Placeholder', 'Const', 'MatMul']
     """
-    p = _readable(path, storage_options)
+    p = _graph_file(_readable(path, storage_options))
     if _is_text(p):
         for node, _proto in _iter_text_nodes(_text_graph(p)):
             yield node
@@ -136,7 +153,7 @@ def consts(
         >>> for name, value in consts("frozen.pb"):                # doctest: +SKIP
         ...     print(name, value.shape)
     """
-    p = _readable(path, storage_options)
+    p = _graph_file(_readable(path, storage_options))
     if _is_text(p):
         for node, proto in _iter_text_nodes(_text_graph(p)):
             if node.op == "Const" and "value" in proto.attr:

@@ -154,6 +154,29 @@ def _write_fingerprint(fingerprint: Any, path: str, index_path: str, sync: bool)
     return temp
 
 
+def is_local_saved_model(path: paths.PathLike) -> bool:
+    """True for a local directory holding ``saved_model.pb`` or ``saved_model.pbtxt``.
+
+    Example:
+        >>> is_local_saved_model("export/1")                       # doctest: +SKIP
+        True
+    """
+    p = os.fspath(path)
+    return os.path.isdir(p) and any(os.path.isfile(os.path.join(p, f)) for f in ("saved_model.pb", "saved_model.pbtxt"))
+
+
+def has_variables(export_dir: paths.PathLike) -> bool:
+    """True when a local SavedModel has a ``variables/`` checkpoint (V2, or
+    V1 in very old exports). TF1 exports of frozen graphs have none: their
+    weights are constants in the graph (:func:`tfbundle.graph.load_consts`).
+
+    Example:
+        >>> has_variables("export/1")                              # doctest: +SKIP
+        False
+    """
+    return checkpoint_exists(variables_prefix(export_dir))
+
+
 def variables_prefix(export_dir: paths.PathLike) -> str:
     """``export_dir/variables/variables`` (a URL for a URL)."""
     directory = os.fspath(remote.local_path(export_dir))
