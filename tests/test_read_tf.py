@@ -71,6 +71,29 @@ def test_tf2_checkpoint_manager(tf, tf2_manager):
         assert tfbundle.open(name).prefix == older
 
 
+def test_tf2_max_shard_size_policy_splits_tensors_into_slices(tf, tmp_path):
+    """TF 2.16+ MaxShardSizePolicy cuts a variable bigger than the shard size
+    into slices over many data files; they read back assembled, and an edit
+    writes a checkpoint TensorFlow restores."""
+    from tensorflow.python.checkpoint.sharding import sharding_policies
+
+    rng = np.random.default_rng(11)
+    values = {"v": rng.normal(size=(100, 30)).astype(np.float32), "w": np.arange(10), "s": [b"a", b"bb", b"ccc"]}
+    variables = {name: tf.Variable(value) for name, value in values.items()}
+    policy = sharding_policies.MaxShardSizePolicy(max_shard_size=1000)
+    options = tf.train.CheckpointOptions(experimental_sharding_callback=policy)
+    prefix = tf.train.Checkpoint(**variables).write(str(tmp_path / "ckpt"), options=options)
+    ckpt = assert_matches_tensorflow(tf, prefix)
+    assert len(list(tmp_path.glob("ckpt.data-*"))) > 3  # the policy did split
+    assert_same_array(ckpt.get_slice("v/.ATTRIBUTES/VARIABLE_VALUE")[40:45, 2], values["v"][40:45, 2])
+
+    tfbundle.edit.transform(prefix, tmp_path / "edited" / "ckpt", num_shards=2)
+    restored = {name: tf.Variable(tf.zeros_like(v)) for name, v in variables.items()}
+    tf.train.Checkpoint(**restored).read(str(tmp_path / "edited" / "ckpt")).assert_consumed()
+    for name, value in values.items():
+        assert_same_array(restored[name].numpy(), np.asarray(value))
+
+
 def test_saved_model_variables(tf, saved_model):
     ckpt = assert_matches_tensorflow(tf, saved_model / "variables" / "variables")
     assert tfbundle.open(saved_model).prefix == str(saved_model / "variables" / "variables")
