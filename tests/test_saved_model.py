@@ -168,6 +168,22 @@ def test_tf1_builder_two_metagraphs_and_asset(tf, tmp_path, as_text):
         tfbundle.saved_model.open(directory, tag_set=["gpu"])
 
 
+def test_tf_hub_style_untagged_metagraph_is_the_default(tf, tmp_path):
+    directory = tf_fixtures.tf1_builder(tf, tmp_path / "hub", tags=[])
+    assert set(assert_matches_cli(tf, directory)) == {("",), ("train",)}
+    model = tfbundle.saved_model.open(directory)
+    assert list(model.meta_graph.meta_info_def.tags) == []
+    assert list(model.signatures) == ["serving_default"]
+    shown = run_cli("saved-model", "show", directory, "--tag_set", "").stdout
+    assert shown.splitlines()[-1] == 'SignatureDef key: "serving_default"'
+    # With neither a 'serve' nor an untagged MetaGraph, the tag-set must be named.
+    other = tf_fixtures.tf1_builder(tf, tmp_path / "gpu", tags=["gpu"])
+    with pytest.raises(ValueError, match=r"pass tag_set= one of \[\('gpu',\), \('train',\)\]"):
+        tfbundle.saved_model.open(other)
+    assert list(tfbundle.saved_model.open(other, tag_set="gpu").signatures) == ["serving_default"]
+    assert "'gpu'\n'train'" in run_cli("saved-model", "show", other).stdout
+
+
 def _digest(directory):
     h = hashlib.sha256()
     for root, _dirs, files in sorted(os.walk(directory)):

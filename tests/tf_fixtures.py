@@ -6,6 +6,7 @@ returns what the tests need to find the result (a prefix or a directory).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -195,10 +196,11 @@ def keras_export(tf, directory: Path) -> Path:
     return directory
 
 
-def tf1_builder(tf, directory: Path, as_text: bool = False) -> Path:
-    """TF1 SavedModelBuilder: MetaGraphs tagged 'serve' and 'train' sharing
-    variables, with an asset file and signatures; ``as_text`` writes
-    saved_model.pbtxt instead of saved_model.pb."""
+def tf1_builder(tf, directory: Path, as_text: bool = False, tags: Sequence[str] = ("serve",)) -> Path:
+    """TF1 SavedModelBuilder: MetaGraphs tagged ``tags`` ('serve'; none, as
+    TF Hub's TF1 modules) and 'train' sharing variables, with an asset file
+    and signatures; ``as_text`` writes saved_model.pbtxt instead of
+    saved_model.pb."""
     v1 = tf.compat.v1
     asset_source = directory.parent / "vocab.txt"
     asset_source.write_text("a\nb\nc\n")
@@ -216,7 +218,7 @@ def tf1_builder(tf, directory: Path, as_text: bool = False) -> Path:
             builder = v1.saved_model.Builder(str(directory))
             builder.add_meta_graph_and_variables(
                 sess,
-                ["serve"],
+                list(tags),
                 signature_def_map={"serving_default": sig},
                 assets_collection=v1.get_collection(v1.GraphKeys.ASSET_FILEPATHS),
             )

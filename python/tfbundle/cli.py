@@ -488,10 +488,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_saved_model_show(args: argparse.Namespace) -> int:
     from . import saved_model
 
-    tag_set = args.tag_set.split(",") if args.tag_set else None
+    # As saved_model_cli: "serve,gpu" is a tag-set, "" the empty one.
+    tag_set = [t for t in args.tag_set.split(",") if t] if args.tag_set is not None else None
+    all_tags = [tuple(m.meta_info_def.tags) for m in saved_model.read_saved_model_proto(args.dir).meta_graphs]
     if args.all:
-        model = saved_model.open(args.dir)
-        for tags in model.tags:
+        for tags in all_tags:
             meta = saved_model.open(args.dir, tag_set=tags)
             print(f"\nMetaGraphDef with tag-set: '{', '.join(tags)}' contains the following SignatureDefs:")
             for name, sig in meta.signatures.items():
@@ -499,9 +500,8 @@ def cmd_saved_model_show(args: argparse.Namespace) -> int:
                 print("\n".join("  " + line for line in _signature_lines(sig)))
         return 0
     if tag_set is None:
-        model = saved_model.open(args.dir)
         print("The given SavedModel contains the following tag-sets:")
-        for tags in model.tags:
+        for tags in all_tags:
             print(", ".join(f"'{t}'" for t in tags))
         return 0
     model = saved_model.open(args.dir, tag_set=tag_set)

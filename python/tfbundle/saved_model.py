@@ -236,6 +236,10 @@ class SavedModel:
     ``object_paths`` (object path -> checkpoint key) and ``variable_names``
     (variable name -> checkpoint keys).
 
+    ``tag_set`` selects a MetaGraph by its exact tags; None takes the only
+    one, else the one tagged ``serve``, else the untagged one (TF Hub's TF1
+    modules), and otherwise raises ValueError listing the tag-sets.
+
     Opening reads ``saved_model.pb`` only: tags, signatures and assets never
     touch ``variables/``, which is opened on first use of ``variables`` (and
     so raises there, not here, when it is damaged).
@@ -292,10 +296,19 @@ class SavedModel:
         if not graphs:
             raise DataLossError(f"{self.export_dir}: saved_model.pb holds no MetaGraph")
         if tag_set is None:
+            # The only MetaGraph; else the one tagged 'serve'; else the untagged
+            # one, the default of TF Hub's TF1 modules (tag-sets {} and {'train'}).
             if len(graphs) == 1:
                 return graphs[0]
-            tag_set = ("serve",)
-        wanted = set([tag_set] if isinstance(tag_set, str) else tag_set)
+            for default in ({"serve"}, set()):
+                for graph in graphs:
+                    if set(graph.meta_info_def.tags) == default:
+                        return graph
+            raise ValueError(
+                f"{self.export_dir}: holds {len(graphs)} MetaGraphs, none tagged 'serve' or untagged; "
+                f"pass tag_set= one of {self.tags}"
+            )
+        wanted = {t for t in ([tag_set] if isinstance(tag_set, str) else tag_set) if t}  # "" is no tag
         for graph in graphs:
             if set(graph.meta_info_def.tags) == wanted:
                 return graph
