@@ -57,6 +57,30 @@ def test_missing_malformed_and_moved(tmp_path):
     assert tfbundle.open(moved).get_tensor("x").tolist() == [1.0]
 
 
+def test_state_file_written_on_windows(tmp_path):
+    """A run trained on Windows names C:\\... paths; read on Linux, the
+    checkpoints of those file names beside the state file are meant (TF on
+    Linux finds none), and a manager adopting the directory retires them."""
+    for step in (1, 2):
+        tfbundle.save({"x": np.full(1, step, np.float32)}, tmp_path / f"ckpt-{step}")
+    (tmp_path / "checkpoint").write_text(
+        'model_checkpoint_path: "C:\\\\run\\\\ckpt-2"\n'
+        'all_model_checkpoint_paths: "C:\\\\run\\\\ckpt-1"\n'
+        'all_model_checkpoint_paths: "C:\\\\run\\\\ckpt-2"\n'
+    )
+    assert tfbundle.get_checkpoint_state(tmp_path).model_checkpoint_path.endswith("C:\\run\\ckpt-2")
+    assert tfbundle.latest_checkpoint(tmp_path) == str(tmp_path / "ckpt-2")
+    assert tfbundle.load(tmp_path)["x"].tolist() == [2.0]
+    manager = tfbundle.CheckpointManager(tmp_path, max_to_keep=2)
+    assert manager.checkpoints == [str(tmp_path / "ckpt-1"), str(tmp_path / "ckpt-2")]
+    manager.save({"x": np.full(1, 3, np.float32)})
+    assert not (tmp_path / "ckpt-1.index").exists()
+    assert tfbundle.get_checkpoint_state(tmp_path).all_model_checkpoint_paths == [
+        str(tmp_path / "ckpt-2"),
+        str(tmp_path / "ckpt-3"),
+    ]
+
+
 def test_manager_numbering_retention_and_tensorflow_agrees(tf, tmp_path):
     mgr = tfbundle.CheckpointManager(tmp_path, max_to_keep=3)
     for i in range(5):

@@ -73,7 +73,11 @@ class CheckpointManager:
 
     def _adopt_state(self, recovered: Any, now: float) -> None:
         """Takes over the checkpoints a state file lists."""
-        self._latest = recovered.model_checkpoint_path
+
+        def resolved(path: str) -> str:
+            return state.resolve_checkpoint_path(self.directory, path, storage_options=self._storage_options)
+
+        self._latest = resolved(recovered.model_checkpoint_path)
         # A TF1 Saver writes no last_preserved_timestamp: count from now.
         self._last_preserved = min(recovered.last_preserved_timestamp or now, now)
         timestamps = list(recovered.all_model_checkpoint_timestamps) or (
@@ -82,7 +86,7 @@ class CheckpointManager:
         for path, stamp in zip(recovered.all_model_checkpoint_paths, timestamps):
             stamp = min(stamp, now)
             if stamp >= self._last_preserved or not recovered.all_model_checkpoint_timestamps:
-                self._maybe_delete[path] = stamp
+                self._maybe_delete[resolved(path)] = stamp
 
     def _recover(self) -> None:
         """Cleans up after writers killed mid-save (a preempted job): removes
@@ -112,7 +116,7 @@ class CheckpointManager:
                 base = name[: m.end(1)]
                 if base not in complete and base not in writing:
                     self._dir.remove(name)
-        tracked = {os.path.basename(p) for p in [*self._maybe_delete, self._latest or ""]}
+        tracked = {paths.file_name(p) for p in [*self._maybe_delete, self._latest or ""]}
         adopted = False
         for base in sorted(complete, key=complete.__getitem__):
             if base in tracked:
@@ -132,7 +136,7 @@ class CheckpointManager:
             numbered = re.compile(re.escape(self.checkpoint_name) + r"-(\d+)$")
 
             def age(item: tuple[str, float]) -> tuple[int, float]:
-                m = numbered.match(os.path.basename(item[0]))
+                m = numbered.match(paths.file_name(item[0]))
                 return (int(m.group(1)) if m else -1, item[1])
 
             self._maybe_delete = collections.OrderedDict(sorted(self._maybe_delete.items(), key=age))
@@ -152,7 +156,7 @@ class CheckpointManager:
         numbers = [
             int(m.group(1))
             for p in list(self._maybe_delete) + ([self._latest] if self._latest else [])
-            if (m := pattern.search(os.path.basename(p)))
+            if (m := pattern.search(paths.file_name(p)))
         ]
         return max(numbers, default=0) + 1
 

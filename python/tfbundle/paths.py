@@ -11,6 +11,7 @@ path (a directory, a SavedModel, ...) is :mod:`tfbundle.locate`'s job.
 from __future__ import annotations
 
 import glob
+import ntpath
 import os
 import re
 from typing import Union
@@ -20,6 +21,17 @@ PathLike = Union[str, "os.PathLike[str]"]
 _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
 _V1_SHARD_SUFFIX = re.compile(r"-\d{5}-of-(?P<count>\d{5})$")
 _FIVE_DIGITS = "[0-9]" * 5
+
+
+def file_name(path: str) -> str:
+    r"""The last component of a path written on any system: a state file
+    written on Windows names ``C:\run\model.ckpt-5``.
+
+    Example:
+        >>> file_name(r"C:\Users\me\run\model.ckpt-5"), file_name("/runs/a/ckpt-3/")
+        ('model.ckpt-5', 'ckpt-3')
+    """
+    return ntpath.basename(path.rstrip("/\\"))
 
 
 def index_path(prefix: str) -> str:

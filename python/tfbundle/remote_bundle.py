@@ -12,7 +12,6 @@ either without knowing which.
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Mapping
 from typing import Any
 
@@ -214,7 +213,7 @@ def _resolve(store: Store, url: str, storage_options: Mapping[str, Any] | None) 
         state = get_checkpoint_state(p, storage_options=storage_options)
     except DataLossError:
         state = None
-    latest = [state.model_checkpoint_path, join(p, posixpath.basename(state.model_checkpoint_path))] if state else []
+    latest = [state.model_checkpoint_path, join(p, paths.file_name(state.model_checkpoint_path))] if state else []
     candidates = [*dict.fromkeys(latest), join(p, "variables/variables"), join(p, "variables")]
     for candidate in candidates:
         try:

@@ -82,7 +82,7 @@ def _joined(directory: str, path: str) -> str:
         return (
             path
             if remote.is_url(path)
-            else remote.join(directory, os.path.basename(path) if os.path.isabs(path) else path)
+            else remote.join(directory, paths.file_name(path) if os.path.isabs(path) else path)
         )
     return path if os.path.isabs(path) else os.path.join(directory, path)
 
@@ -108,7 +108,8 @@ def latest_checkpoint(
     Returns None when the directory has no (or an unreadable) state file or
     the checkpoint it names does not exist. When the named path is missing
     but a checkpoint of the same basename sits in ``checkpoint_dir`` (the
-    directory was moved), that one is returned. ``checkpoint_dir`` may be a URL.
+    directory was moved, or written on Windows and read here), that one is
+    returned. ``checkpoint_dir`` may be a URL.
 
     Example:
         >>> latest_checkpoint("runs/exp1")                      # doctest: +SKIP
@@ -120,15 +121,40 @@ def latest_checkpoint(
         return None  # TensorFlow logs and returns None here too
     if state is None:
         return None
-    path = state.model_checkpoint_path
+    return _existing_path(checkpoint_dir, state.model_checkpoint_path, storage_options)
+
+
+def resolve_checkpoint_path(
+    checkpoint_dir: paths.PathLike, path: str, *, storage_options: Mapping[str, Any] | None = None
+) -> str:
+    """A path a state file names, as it exists: itself, else the checkpoint
+    of the same file name in ``checkpoint_dir`` (the directory was moved, or
+    written on Windows and read here), else ``path`` unchanged.
+
+    Example:
+        >>> resolve_checkpoint_path("runs/exp1", "/old/home/runs/exp1/ckpt-3")  # doctest: +SKIP
+        'runs/exp1/ckpt-3'
+    """
+    return _existing_path(checkpoint_dir, path, storage_options) or path
+
+
+def _existing_path(checkpoint_dir: paths.PathLike, path: str, storage_options: Mapping[str, Any] | None) -> str | None:
+    """``path`` if that checkpoint exists, else the one of its file name in
+    ``checkpoint_dir`` if that exists, else None."""
     if checkpoint_exists(path, storage_options=storage_options):
         return path
     directory = os.fspath(remote.local_path(checkpoint_dir))
     join = remote.join if remote.is_url(directory) else os.path.join
-    moved = join(directory, os.path.basename(path.rstrip("/")))
+    moved = join(directory, paths.file_name(path))
     if moved != path and checkpoint_exists(moved, storage_options=storage_options):
         return moved
     return None
+    directory = os.fspath(remote.local_path(checkpoint_dir))
+    join = remote.join if remote.is_url(directory) else os.path.join
+    moved = join(directory, paths.file_name(path))
+    if moved != path and checkpoint_exists(moved, storage_options=storage_options):
+        return moved
+    return path
 
 
 def _atomic_write_text(path: str, text: str, sync: bool = False) -> None:
