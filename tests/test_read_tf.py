@@ -33,6 +33,8 @@ def test_tf1_saver_latest_and_retention(tf, tf1_saver):
     assert "beta1_power" in ckpt
     # A directory with a state file opens its latest checkpoint.
     assert tfbundle.open(tf1_saver).prefix == latest
+    # So does the Saver's .meta beside it (the file people import the graph from).
+    assert tfbundle.open(latest + ".meta").prefix == latest
     # Saver(max_to_keep=2) removed step 1.
     assert not os.path.exists(str(tf1_saver / "model.ckpt-1.index"))
 

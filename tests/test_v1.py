@@ -76,7 +76,8 @@ def test_sharded_checkpoint_by_pattern_directory_and_shard(tf, v1_sharded):
     assert count >= 2
     assert pattern.endswith(f"-?????-of-{count:05d}")
     assert tfbundle.latest_checkpoint(directory) == tf.train.latest_checkpoint(directory) == pattern
-    for name in (pattern, directory, pattern.replace("?????", "00001"), pattern[: -len("-?????-of-00000")]):
+    prefix = pattern[: -len("-?????-of-00000")]
+    for name in (pattern, directory, pattern.replace("?????", "00001"), prefix, prefix + ".meta"):
         with tfbundle.open(name) as ckpt:
             assert ckpt.version == 1, name
             assert ckpt.num_shards == count, name

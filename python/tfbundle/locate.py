@@ -35,7 +35,8 @@ class Location:
 def resolve(path: paths.PathLike) -> Location:
     """Finds the checkpoint a user-given path names.
 
-    A file path or prefix is a V2 checkpoint when ``prefix.index`` exists,
+    A TF1 Saver's ``P.meta`` names the checkpoint ``P``. A file path or
+    prefix is a V2 checkpoint when ``prefix.index`` exists,
     else a V1 checkpoint (see :func:`tfbundle.paths.v1_files`). Directories are tried, in
     order, as: a directory with a ``checkpoint`` state file (its latest
     checkpoint, V1 or V2), a SavedModel (``variables/variables``), a
@@ -49,6 +50,15 @@ def resolve(path: paths.PathLike) -> Location:
     p = os.fspath(path)
     if os.path.isdir(p):
         return _resolve_directory(p)
+    if p.endswith(".meta") and os.path.isfile(p):  # a TF1 Saver's graph: its checkpoint shares the prefix
+        base = p[: -len(".meta")]
+        if os.path.isfile(paths.index_path(base)):
+            return Location(2, base)
+        if files := paths.v1_files(base):
+            return Location(1, base, files)
+        raise FileNotFoundError(
+            f"{p}: a MetaGraph; its checkpoint is not beside it (looked for {paths.index_path(base)} and V1 {base})"
+        )
     prefix = paths.strip_file_suffix(p)
     if os.path.isfile(paths.index_path(prefix)):
         return Location(2, prefix)
