@@ -33,6 +33,8 @@ def assert_matches_tensorflow(tf, path) -> tfbundle.CheckpointReader:
     ours = tfbundle.open(path)
     assert sorted(ours.keys()) == sorted(tf_shapes)
     assert ours.get_variable_to_shape_map() == tf_shapes
+    if ours.version == 2:
+        assert ours.debug_string() == theirs.debug_string()
     for key in tf_shapes:
         assert ours.dtype(key).name == tf_dtypes[key].name, key
         assert list(ours.shape(key)) == tf_shapes[key], key

@@ -98,3 +98,19 @@ def test_variant_tensors_from_a_tf_data_iterator(tf, tmp_path):
     restored = iter(dataset)
     tf.train.Checkpoint(it=restored).restore(out).assert_consumed()
     assert int(next(restored)) == 1
+
+
+def test_dtype_proto_names_are_tensorflows(tf):
+    from tensorflow.core.framework import types_pb2
+
+    compared = 0
+    for enum in types_pb2.DataType.values():
+        if enum == 0 or enum >= 100:  # DT_INVALID and the _REF types
+            continue
+        try:
+            dtype = tfbundle.dtypes.from_enum(enum)
+        except ValueError:
+            continue  # newer than tfbundle's table
+        assert dtype.proto_name == types_pb2.DataType.Name(enum), enum
+        compared += 1
+    assert compared >= 33

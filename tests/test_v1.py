@@ -38,6 +38,8 @@ def assert_tf_reader_parity(tf, path: str, reader: tfbundle.CheckpointReader) ->
     assert {k: v.name for k, v in reader.get_variable_to_dtype_map().items()} == {
         k: v.name for k, v in theirs.get_variable_to_dtype_map().items()
     }
+    # The same lines; TensorFlow's V1 order is its hash table's, ours sorted.
+    assert sorted(reader.debug_string().splitlines()) == sorted(theirs.debug_string().splitlines())
     compared = 0
     for key in reader.keys():
         try:

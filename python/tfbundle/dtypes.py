@@ -78,6 +78,17 @@ class DType:
         self._np: np.dtype | None = None
 
     @property
+    def proto_name(self) -> str:
+        """The DataType enum's name in TensorFlow's protos (``DT_FLOAT``,
+        ``DT_HALF``, ``DT_BFLOAT16``...).
+
+        Example:
+            >>> as_dtype("float16").proto_name
+            'DT_HALF'
+        """
+        return "DT_" + {"float32": "FLOAT", "float64": "DOUBLE", "float16": "HALF"}.get(self.name, self.name.upper())
+
+    @property
     def numpy_dtype(self) -> np.dtype:
         """The numpy dtype values of this type read as (object for strings)."""
         if self._np is None:

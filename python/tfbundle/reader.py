@@ -10,7 +10,7 @@ the types ``tf.train.load_checkpoint`` returns.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import paths
@@ -140,6 +140,30 @@ class CheckpointReader:
     def get_variable_to_dtype_map(self) -> dict[str, DType]:
         """``{name: DType}``, like TensorFlow's reader (with tfbundle DTypes)."""
         return {k: from_enum(v) for k, v in self._core.dtype_map().items()}
+
+    def debug_string(self) -> bytes:
+        """One line per tensor, ``name (DT_FLOAT) [3,2]``, as TensorFlow's
+        reader prints them: for a V2 checkpoint every index entry in index
+        order, a partitioned variable as its slices under their binary keys;
+        for V1, one line per tensor, ``, 3 slices`` after a partitioned one
+        (sorted by name here; TensorFlow's V1 order is a hash table's).
+
+        Example:
+            >>> ckpt.debug_string()                              # doctest: +SKIP
+            b'dense/kernel (DT_FLOAT) [7,5]\\nglobal_step (DT_INT64) []\\n'
+        """
+        lines = []
+        if self.version == 2:
+            for key in self._core.keys(include_hidden=True):
+                entry = self._core.entry(key)
+                if not entry["slices"]:  # a partitioned variable's slices have their own entries
+                    lines.append(_debug_line(key, entry["dtype"], entry["shape"]))
+        else:
+            for key in self.keys():
+                dtype, shape, _ = self._core.info(key)
+                count = len(self._core.slices(key))
+                lines.append(_debug_line(key, dtype, shape) + (f", {count} slices".encode() if count > 1 else b""))
+        return b"".join(line + b"\n" for line in lines)
 
     # -- reading ----------------------------------------------------------
     def get_tensor(self, name: str, *, copy: bool = True, verify: bool | None = None) -> Any:
@@ -595,3 +619,9 @@ __all__ = [
     "load_variable",
     "open",
 ]
+
+
+def _debug_line(key: str, dtype: int, shape: Sequence[int]) -> bytes:
+    """``key (DT_X) [d0,d1]`` with the key's raw bytes (slice keys are binary)."""
+    dims = ",".join(str(d) for d in shape)
+    return key.encode("utf-8", "surrogateescape") + f" ({from_enum(dtype).proto_name}) [{dims}]".encode()
