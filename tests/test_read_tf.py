@@ -131,6 +131,11 @@ def test_tf_style_functions(tf, tf1_saver):
     assert reader.get_variable_to_dtype_map()["global_step"] == "int64"
     assert reader.has_tensor("dense/bias")
     assert not reader.has_tensor("nope")
+    # TF1's names for the same things.
+    v1 = tf.compat.v1.train
+    assert tfbundle.NewCheckpointReader(latest).debug_string() == v1.NewCheckpointReader(latest).debug_string()
+    for path in (latest, latest + "-typo", str(tf1_saver / "model.ckpt-1")):
+        assert tfbundle.checkpoint_exists(path) == v1.checkpoint_exists(path), path
 
 
 def test_reading_without_mmap_gives_same_values(all_dtypes, tmp_path):

@@ -11,8 +11,17 @@ from .dtypes import DType, as_dtype
 from .errors import DataLossError, NotFoundError
 from .manager import CheckpointManager
 from .objects import object_paths
-from .reader import CheckpointReader, TensorSlice, list_variables, load, load_checkpoint, load_variable, open
-from .state import get_checkpoint_state, latest_checkpoint, update_checkpoint_state
+from .reader import (
+    CheckpointReader,
+    NewCheckpointReader,
+    TensorSlice,
+    list_variables,
+    load,
+    load_checkpoint,
+    load_variable,
+    open,
+)
+from .state import checkpoint_exists, get_checkpoint_state, latest_checkpoint, update_checkpoint_state
 from .writer import Writer, save
 
 __version__ = "0.1.0"
@@ -22,10 +31,12 @@ __all__ = [
     "CheckpointReader",
     "DType",
     "DataLossError",
+    "NewCheckpointReader",
     "NotFoundError",
     "TensorSlice",
     "Writer",
     "as_dtype",
+    "checkpoint_exists",
     "convert",
     "edit",
     "get_checkpoint_state",

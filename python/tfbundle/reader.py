@@ -566,6 +566,9 @@ def load_checkpoint(path: paths.PathLike, *, storage_options: Mapping[str, Any] 
     return CheckpointReader(path, storage_options=storage_options)
 
 
+NewCheckpointReader = load_checkpoint  # TF1's tf.train.NewCheckpointReader
+
+
 def load(
     path: paths.PathLike, *, verify: bool = True, storage_options: Mapping[str, Any] | None = None
 ) -> dict[str, numpy.ndarray]:

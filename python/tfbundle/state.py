@@ -87,10 +87,16 @@ def _joined(directory: str, path: str) -> str:
     return path if os.path.isabs(path) else os.path.join(directory, path)
 
 
-def checkpoint_exists(prefix: str, *, storage_options: Mapping[str, Any] | None = None) -> bool:
+def checkpoint_exists(prefix: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> bool:
     """True if a V2 checkpoint (``prefix.index``) or a V1 checkpoint (the file
     ``prefix``, or files matching it as a pattern, or its shards) exists; for
-    a URL, if its ``.index`` object exists."""
+    a URL, if its ``.index`` object exists. Like TF1's ``tf.train.checkpoint_exists``.
+
+    Example:
+        >>> checkpoint_exists("runs/exp1/model.ckpt-20")          # doctest: +SKIP
+        True
+    """
+    prefix = os.fspath(prefix)
     if remote.is_url(prefix):
         index = paths.index_path(prefix)
         return remote.Store.for_url(index, storage_options).exists(index)
