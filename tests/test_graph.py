@@ -170,6 +170,62 @@ def test_freeze_runs_like_the_restored_graph(tf, tmp_path, resource, partitioned
     assert_same_array(tgraph.load_consts(out)["b"], tfbundle.load_variable(prefix, "b"))
 
 
+@pytest.mark.parametrize("control_flow_v2", [True, False], ids=["if_functions", "ref_switch"])
+def test_freeze_reads_variables_the_way_tensorflow_graphs_do(tf, tmp_path, control_flow_v2):
+    """Embedding lookups on resource variables (ResourceGather, -GatherNd),
+    and Estimator's read of global_step: a cond on its initialization, as an
+    If whose branch function reads the handle (control flow v2, TF 2.x) or
+    as RefSwitch on a reference variable (TF1)."""
+    from tensorflow.python.training import training_util
+
+    v1 = tf.compat.v1
+    if not control_flow_v2:
+        v1.disable_control_flow_v2()
+    try:
+        graph = tf.Graph()
+        with graph.as_default():
+            table = np.arange(20, dtype=np.float32).reshape(5, 4)
+            embedding = v1.get_variable("emb", initializer=table, use_resource=True)
+            ids = v1.placeholder(tf.int32, [None], name="ids")
+            outputs = {
+                "lookup": tf.nn.embedding_lookup(embedding, ids),
+                "lookup_nd": tf.gather_nd(embedding, tf.reshape(ids, [-1, 1])),
+            }
+            v1.get_variable(  # TF1's reference variable, TF2's resource variable
+                "global_step",
+                initializer=np.int64(0),
+                trainable=False,
+                use_resource=control_flow_v2,
+                collections=[v1.GraphKeys.GLOBAL_VARIABLES, v1.GraphKeys.GLOBAL_STEP],
+            )
+            outputs["step_read"] = training_util._get_or_create_global_step_read()
+            outputs = {name: tf.identity(t, name=name) for name, t in outputs.items()}
+            ops = {op.type for op in graph.get_operations()}
+            assert ("If" in ops or "StatelessIf" in ops) == control_flow_v2
+            assert ("RefSwitch" in ops) != control_flow_v2
+            with v1.Session() as session:
+                session.run(v1.global_variables_initializer())
+                session.run(v1.train.get_global_step().assign(7))
+                prefix = v1.train.Saver().save(session, str(tmp_path / "model.ckpt"))
+                expected = session.run(outputs, {ids: [3, 1]})
+    finally:
+        v1.enable_control_flow_v2()
+    out = tgraph.freeze(prefix + ".meta", prefix, list(outputs), tmp_path / "frozen.pb")
+    frozen = tf.compat.v1.GraphDef()
+    frozen.ParseFromString(Path(out).read_bytes())
+    with tf.Graph().as_default():
+        tf.import_graph_def(frozen, name="")
+        with v1.Session() as session:
+            got = session.run({name: f"{name}:0" for name in outputs}, {"ids:0": [3, 1]})
+    for name, value in expected.items():
+        assert_same_array(got[name], value, name)
+    assert got["step_read"] == 7
+    # An output that assigns to a variable cannot be frozen: a clear error, no file.
+    with pytest.raises(ValueError, match="needs the variable 'emb' itself"):
+        tgraph.freeze(prefix + ".meta", prefix, ["emb/Assign"], tmp_path / "assign.pb")
+    assert not (tmp_path / "assign.pb").exists()
+
+
 def test_frozen_graph_from_tensorflow_and_to_saved_model(tf, tmp_path):
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 

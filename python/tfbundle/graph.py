@@ -21,6 +21,7 @@ from ._fsutil import temp_name
 from ._lazy import numpy as np
 from .dtypes import DType, as_dtype, from_enum
 from .errors import DataLossError
+from .graph_functions import bind_call
 from .proto import message_class, parse
 
 VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp", "AutoReloadVariable")
@@ -440,7 +441,13 @@ def freeze(
     VarHandleOp with its ReadVariableOp readers) becomes a Const holding the
     checkpoint's value, the graph is pruned to what ``output_nodes`` need,
     and devices are cleared. Partitioned variables use the ``.meta``'s slice
-    info (or ``name/part_N`` order). Returns ``out_path``.
+    info (or ``name/part_N`` order). Readers of a variable become readers of
+    its value: embedding lookups (ResourceGather, ResourceGatherNd), TF1
+    control flow on references (RefSwitch...), initialization checks (true),
+    and functions it is passed into (an ``If`` branch, a call; see
+    :mod:`tfbundle.graph_functions`). A kept node that needs the variable
+    itself (an assignment) raises ValueError and nothing is written.
+    Returns ``out_path``.
 
     Example:
         >>> freeze("model.ckpt-20.meta", "model.ckpt-20", ["logits"], "frozen.pb")  # doctest: +SKIP
@@ -465,7 +472,8 @@ def freeze(
         stack.extend(_node_name(i) for i in by_name[name].input if _node_name(i) in by_name)
     NodeDef = message_class("NodeDef")
     frozen = []
-    resource_dtypes = {}
+    resource_dtypes: dict[str, int] = {}
+    ref_variables: set[str] = set()
     with CheckpointReader(checkpoint) as reader:
         for node in graph.node:
             if node.name not in keep:
@@ -478,6 +486,8 @@ def freeze(
                 const.attr["value"].tensor.CopyFrom(make_tensor_proto(np.asarray(value), dtype=dtype))
                 if node.op == "VarHandleOp":
                     resource_dtypes[node.name] = dtype.enum
+                else:
+                    ref_variables.add(node.name)
                 frozen.append(const)
                 continue
             copy = NodeDef()
@@ -485,11 +495,11 @@ def freeze(
             copy.device = ""
             frozen.append(copy)
     kept_names = {n.name for n in frozen}
+    added = []
     for node in frozen:
-        if node.op == "ReadVariableOp" and _node_name(node.input[0]) in resource_dtypes:
-            node.op = "Identity"
-            node.attr["T"].type = node.attr["dtype"].type
-            del node.attr["dtype"]
+        if not bind_call(node, graph.library, resource_dtypes):  # calls read inside their functions
+            added.extend(_read_frozen_variable(node, resource_dtypes, ref_variables, kept_names))
+    for node in frozen:
         if "_class" in node.attr:  # colocation with pruned nodes would fail import
             refs = [r for r in node.attr["_class"].list.s if r.decode().replace("loc:@", "") in kept_names]
             if refs:
@@ -497,8 +507,76 @@ def freeze(
                 node.attr["_class"].list.s.extend(refs)
             else:
                 del node.attr["_class"]
-    write_graph_def(out_path, frozen, library=graph.library, versions=graph.versions)
+    write_graph_def(out_path, frozen + added, library=graph.library, versions=graph.versions)
     return os.fspath(out_path)
+
+
+def _read_frozen_variable(node: Any, resource_dtypes: dict[str, int], ref_variables: set[str], names: set[str]) -> list:
+    """Rewrites ``node`` in place where it reads a variable that is now a
+    Const, as TensorFlow's own converters do; returns the nodes it needs
+    added. Raises ValueError for a node that would need a variable it cannot
+    have (a resource passed into a function, an assignment)."""
+    source = _node_name(node.input[0]) if node.input else ""
+    is_ref, is_resource = source in ref_variables, source in resource_dtypes
+    if node.op in _REF_OPS and is_ref:  # a Const is no reference
+        node.op = node.op[len("Ref") :]
+    elif (node.op, is_ref, is_resource) in _INITIALIZED_CHECKS:
+        # A constant is always initialized (a TF1 cond on it: Estimator's global_step).
+        node.CopyFrom(_const_node(node.name, np.asarray(True), set()))
+    elif node.op == "ReadVariableOp" and is_resource:
+        node.op = "Identity"
+        node.attr["T"].type = node.attr["dtype"].type
+        del node.attr["dtype"]
+    elif node.op in ("ResourceGather", "ResourceGatherNd") and is_resource:  # embedding lookups
+        dtype = node.attr["dtype"].type
+        del node.attr["dtype"]
+        node.attr["Tparams"].type = dtype
+        if "validate_indices" in node.attr:
+            del node.attr["validate_indices"]
+        if node.op == "ResourceGatherNd":
+            node.op = "GatherNd"
+            return []
+        node.op = "GatherV2"
+        batch_dims = node.attr["batch_dims"].i if "batch_dims" in node.attr else 0
+        axis = _const_node(f"{node.name}/axis", np.asarray(batch_dims, np.int32), names)
+        node.input.insert(2, axis.name)
+        node.attr["Taxis"].type = as_dtype("int32").enum
+        return [axis]
+    else:
+        frozen_inputs = [
+            i
+            for i in node.input
+            if _node_name(i) in resource_dtypes or (_node_name(i) in ref_variables and node.op.startswith(_MUTATIONS))
+        ]
+        if frozen_inputs:
+            raise ValueError(
+                f"node {node.name!r} ({node.op}) needs the variable {_node_name(frozen_inputs[0])!r} itself, not "
+                "its value; freezing cannot keep it (leave the node out of output_nodes' inputs)"
+            )
+    return []
+
+
+def _const_node(name: str, value: np.ndarray, taken: set[str]) -> Any:
+    """A Const NodeDef holding ``value``, named ``name`` (made unique among
+    ``taken``, to which the name is added)."""
+    unique, n = name, 0
+    while unique in taken:
+        n += 1
+        unique = f"{name}_{n}"
+    taken.add(unique)
+    dtype = as_dtype(value.dtype)
+    node = message_class("NodeDef")(name=unique, op="Const")
+    node.attr["dtype"].type = dtype.enum
+    node.attr["value"].tensor.CopyFrom(make_tensor_proto(value, dtype=dtype))
+    return node
+
+
+# Ops that change a reference-typed variable: freezing cannot keep them.
+_MUTATIONS = ("Assign", "Scatter", "Apply", "SparseApply", "CountUpTo")
+# Ops that take a reference-typed variable and have a value-typed twin.
+_REF_OPS = ("RefSwitch", "RefIdentity", "RefEnter", "RefMerge", "RefExit", "RefNextIteration")
+# (op, reads a VariableV2, reads a VarHandleOp) of the initialization checks freezing answers.
+_INITIALIZED_CHECKS = {("IsVariableInitialized", True, False), ("VarIsInitializedOp", False, True)}
 
 
 def _tensor_info_for(graph: Any, reference: str) -> Any:

@@ -103,12 +103,27 @@ SCHEMA: Dict[str, List[tuple]] = {
         ("versions", 4, "", "VersionDef"),
     ],
     "FunctionDefLibrary": [("function", 1, "repeated", "FunctionDef")],
+    # core/framework/function.proto, op_def.proto: what freezing rewrites (other fields kept as unknown ones)
     "FunctionDef": [
         ("signature", 1, "", "OpDef"),
         ("node_def", 3, "repeated", "NodeDef"),
         ("ret", 4, "map", "string,string"),
+        ("arg_attr", 7, "map", "uint32,FunctionDefArgAttrs"),
+        ("resource_arg_unique_id", 8, "map", "uint32,uint32"),
     ],
-    "OpDef": [("name", 1, "", "string")],
+    "FunctionDefArgAttrs": [("attr", 1, "map", "string,AttrValue")],
+    "OpDef": [
+        ("name", 1, "", "string"),
+        ("input_arg", 2, "repeated", "OpDefArgDef"),
+        ("output_arg", 3, "repeated", "OpDefArgDef"),
+    ],
+    "OpDefArgDef": [
+        ("name", 1, "", "string"),
+        ("type", 3, "", "DataType"),
+        ("type_attr", 4, "", "string"),
+        ("handle_data", 7, "repeated", "DtypeAndShape"),
+    ],
+    "DtypeAndShape": [("dtype", 1, "", "DataType"), ("shape", 2, "", "TensorShapeProto")],
     # core/framework/variable.proto
     "VariableDef": [
         ("variable_name", 1, "", "string"),
