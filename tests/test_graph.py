@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tfbundle
+from tests import tf_fixtures
 from tests.helpers import assert_same_array
 from tfbundle import graph as tgraph
 
@@ -224,6 +225,18 @@ def test_freeze_reads_variables_the_way_tensorflow_graphs_do(tf, tmp_path, contr
     with pytest.raises(ValueError, match="needs the variable 'emb' itself"):
         tgraph.freeze(prefix + ".meta", prefix, ["emb/Assign"], tmp_path / "assign.pb")
     assert not (tmp_path / "assign.pb").exists()
+
+
+def test_freeze_a_tf1_saved_model(tf, tmp_path):
+    """An Estimator-style TF1 export frozen into one .pb computes what
+    TensorFlow serves from the SavedModel."""
+    export = tf_fixtures.tf1_builder(tf, tmp_path / "export")
+    out = tgraph.freeze(export, export, ["y"], tmp_path / "frozen.pb")
+    feed = np.random.default_rng(2).normal(size=(3, 3)).astype(np.float32)
+    got, graph_def = _run_frozen(tf, out, feed)
+    served = tf.saved_model.load(str(export), tags=["serve"]).signatures["serving_default"](x=tf.constant(feed))
+    np.testing.assert_allclose(got, served["y"].numpy(), rtol=1e-6)
+    assert not {n.op for n in graph_def.node} & {"VariableV2", "VarHandleOp", "RestoreV2"}
 
 
 def test_frozen_graph_from_tensorflow_and_to_saved_model(tf, tmp_path):

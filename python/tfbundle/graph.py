@@ -268,16 +268,20 @@ class MetaGraph:
         'save/restore_all'
     """
 
-    def __init__(self, path: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, path: paths.PathLike, *, storage_options: Mapping[str, Any] | None = None, proto: Any = None
+    ) -> None:
         from .saved_model import Signature, _tensor_info
 
-        self.path = _readable(path, storage_options)
-        with builtins.open(self.path, "rb") as f:
-            data = f.read()
-        try:
-            self.proto = parse("MetaGraphDef", data)
-        except DataLossError as e:
-            raise DataLossError(f"{self.path}: {e}") from None
+        self.path = _readable(path, storage_options) if proto is None else os.fspath(path)
+        if proto is None:
+            with builtins.open(self.path, "rb") as f:
+                data = f.read()
+            try:
+                proto = parse("MetaGraphDef", data)
+            except DataLossError as e:
+                raise DataLossError(f"{self.path}: {e}") from None
+        self.proto = proto
         info = self.proto.meta_info_def
         self.tags = tuple(info.tags)
         self.tensorflow_version = info.tensorflow_version
@@ -400,6 +404,13 @@ def _varint(value: int) -> bytes:
 
 
 def _read_graph_def(path: str) -> Any:
+    """(GraphDef, MetaGraph or None) of a graph file, ``.meta`` or SavedModel
+    directory (its default MetaGraph, see :class:`tfbundle.saved_model.SavedModel`)."""
+    if os.path.isdir(path):
+        from .saved_model import SavedModel
+
+        meta = MetaGraph(path, proto=SavedModel(path).meta_graph)
+        return meta.graph, meta
     if _is_text(path):
         return _text_graph(path), None
     if path.endswith(".meta"):
@@ -447,6 +458,8 @@ def freeze(
     and functions it is passed into (an ``If`` branch, a call; see
     :mod:`tfbundle.graph_functions`). A kept node that needs the variable
     itself (an assignment) raises ValueError and nothing is written.
+    ``graph_or_meta_path`` may be a SavedModel directory (its default
+    MetaGraph), and ``checkpoint`` then the same directory (its variables).
     Returns ``out_path``.
 
     Example:
