@@ -173,10 +173,11 @@ def test_freeze_runs_like_the_restored_graph(tf, tmp_path, resource, partitioned
 
 @pytest.mark.parametrize("control_flow_v2", [True, False], ids=["if_functions", "ref_switch"])
 def test_freeze_reads_variables_the_way_tensorflow_graphs_do(tf, tmp_path, control_flow_v2):
-    """Embedding lookups on resource variables (ResourceGather, -GatherNd),
-    and Estimator's read of global_step: a cond on its initialization, as an
-    If whose branch function reads the handle (control flow v2, TF 2.x) or
-    as RefSwitch on a reference variable (TF1)."""
+    """Embedding lookups on resource variables (ResourceGather, -GatherNd);
+    a loop reading a resource variable, as a While body function taking the
+    handle (control flow v2) or as an Enter of it (TF1); and Estimator's read
+    of global_step: a cond on its initialization, as an If whose branch
+    function reads the handle or as RefSwitch on a reference variable."""
     from tensorflow.python.training import training_util
 
     v1 = tf.compat.v1
@@ -192,6 +193,9 @@ def test_freeze_reads_variables_the_way_tensorflow_graphs_do(tf, tmp_path, contr
                 "lookup": tf.nn.embedding_lookup(embedding, ids),
                 "lookup_nd": tf.gather_nd(embedding, tf.reshape(ids, [-1, 1])),
             }
+            recurrent = v1.get_variable("recurrent", initializer=np.eye(4, dtype=np.float32) * 0.5, use_resource=True)
+            step = lambda i, h: (i + 1, tf.tanh(tf.matmul(h, recurrent)))  # noqa: E731
+            outputs["loop"] = v1.while_loop(lambda i, h: i < 3, step, [tf.constant(0), outputs["lookup"]])[1]
             v1.get_variable(  # TF1's reference variable, TF2's resource variable
                 "global_step",
                 initializer=np.int64(0),
@@ -203,7 +207,9 @@ def test_freeze_reads_variables_the_way_tensorflow_graphs_do(tf, tmp_path, contr
             outputs = {name: tf.identity(t, name=name) for name, t in outputs.items()}
             ops = {op.type for op in graph.get_operations()}
             assert ("If" in ops or "StatelessIf" in ops) == control_flow_v2
+            assert ("While" in ops or "StatelessWhile" in ops) == control_flow_v2
             assert ("RefSwitch" in ops) != control_flow_v2
+            assert ("Enter" in ops) != control_flow_v2
             with v1.Session() as session:
                 session.run(v1.global_variables_initializer())
                 session.run(v1.train.get_global_step().assign(7))

@@ -21,7 +21,7 @@ from ._fsutil import temp_name
 from ._lazy import numpy as np
 from .dtypes import DType, as_dtype, from_enum
 from .errors import DataLossError
-from .graph_functions import bind_call
+from .graph_functions import read_values
 from .proto import message_class, parse
 
 VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp", "AutoReloadVariable")
@@ -508,10 +508,9 @@ def freeze(
             copy.device = ""
             frozen.append(copy)
     kept_names = {n.name for n in frozen}
-    added = []
     for node in frozen:
-        if not bind_call(node, graph.library, resource_dtypes):  # calls read inside their functions
-            added.extend(_read_frozen_variable(node, resource_dtypes, ref_variables, kept_names))
+        _read_reference_variable(node, ref_variables, resource_dtypes)
+    added, _renamed = read_values(frozen, dict(resource_dtypes), graph.library)
     for node in frozen:
         if "_class" in node.attr:  # colocation with pruned nodes would fail import
             refs = [r for r in node.attr["_class"].list.s if r.decode().replace("loc:@", "") in kept_names]
@@ -524,61 +523,29 @@ def freeze(
     return os.fspath(out_path)
 
 
-def _read_frozen_variable(node: Any, resource_dtypes: dict[str, int], ref_variables: set[str], names: set[str]) -> list:
-    """Rewrites ``node`` in place where it reads a variable that is now a
-    Const, as TensorFlow's own converters do; returns the nodes it needs
-    added. Raises ValueError for a node that would need a variable it cannot
-    have (a resource passed into a function, an assignment)."""
+def _read_reference_variable(node: Any, ref_variables: set[str], resource_dtypes: dict[str, int]) -> None:
+    """Rewrites ``node`` in place where it reads a reference variable that is
+    now a Const, or checks any frozen variable's initialization, as
+    TensorFlow's own converters do (resource reads: :mod:`tfbundle.graph_functions`).
+    Raises ValueError for an assignment, which needs the variable itself."""
     source = _node_name(node.input[0]) if node.input else ""
     is_ref, is_resource = source in ref_variables, source in resource_dtypes
     if node.op in _REF_OPS and is_ref:  # a Const is no reference
         node.op = node.op[len("Ref") :]
     elif (node.op, is_ref, is_resource) in _INITIALIZED_CHECKS:
         # A constant is always initialized (a TF1 cond on it: Estimator's global_step).
-        node.CopyFrom(_const_node(node.name, np.asarray(True), set()))
-    elif node.op == "ReadVariableOp" and is_resource:
-        node.op = "Identity"
-        node.attr["T"].type = node.attr["dtype"].type
-        del node.attr["dtype"]
-    elif node.op in ("ResourceGather", "ResourceGatherNd") and is_resource:  # embedding lookups
-        dtype = node.attr["dtype"].type
-        del node.attr["dtype"]
-        node.attr["Tparams"].type = dtype
-        if "validate_indices" in node.attr:
-            del node.attr["validate_indices"]
-        if node.op == "ResourceGatherNd":
-            node.op = "GatherNd"
-            return []
-        node.op = "GatherV2"
-        batch_dims = node.attr["batch_dims"].i if "batch_dims" in node.attr else 0
-        axis = _const_node(f"{node.name}/axis", np.asarray(batch_dims, np.int32), names)
-        node.input.insert(2, axis.name)
-        node.attr["Taxis"].type = as_dtype("int32").enum
-        return [axis]
-    else:
-        frozen_inputs = [
-            i
-            for i in node.input
-            if _node_name(i) in resource_dtypes or (_node_name(i) in ref_variables and node.op.startswith(_MUTATIONS))
-        ]
-        if frozen_inputs:
-            raise ValueError(
-                f"node {node.name!r} ({node.op}) needs the variable {_node_name(frozen_inputs[0])!r} itself, not "
-                "its value; freezing cannot keep it (leave the node out of output_nodes' inputs)"
-            )
-    return []
+        node.CopyFrom(_const_node(node.name, np.asarray(True)))
+    elif is_ref and node.op.startswith(_MUTATIONS):
+        raise ValueError(
+            f"node {node.name!r} ({node.op}) needs the variable {source!r} itself, not its value; freezing "
+            "cannot keep it (leave the node out of what the outputs need)"
+        )
 
 
-def _const_node(name: str, value: np.ndarray, taken: set[str]) -> Any:
-    """A Const NodeDef holding ``value``, named ``name`` (made unique among
-    ``taken``, to which the name is added)."""
-    unique, n = name, 0
-    while unique in taken:
-        n += 1
-        unique = f"{name}_{n}"
-    taken.add(unique)
+def _const_node(name: str, value: np.ndarray) -> Any:
+    """A Const NodeDef named ``name`` holding ``value``."""
     dtype = as_dtype(value.dtype)
-    node = message_class("NodeDef")(name=unique, op="Const")
+    node = message_class("NodeDef")(name=name, op="Const")
     node.attr["dtype"].type = dtype.enum
     node.attr["value"].tensor.CopyFrom(make_tensor_proto(value, dtype=dtype))
     return node

@@ -1,34 +1,122 @@
-"""Library functions that take a frozen variable's value instead of its handle.
+"""Reading a frozen variable's value where a graph read its resource handle.
 
-Freezing turns a resource variable (VarHandleOp) into a Const. A graph with
-control flow v2 (TF 2.x, also in TF1-style code) passes the handle into a
-function (an ``If`` branch, a ``PartitionedCall``), which reads it there
-with ``ReadVariableOp``. Such a call gets a copy of its function whose
-argument has the variable's dtype and whose reads are ``Identity``; the
-original stays for any caller that still passes a handle.
+Freezing turns a resource variable (VarHandleOp) into a Const. The graph
+read the handle in several ways, and each becomes a read of the value:
+
+- ``ReadVariableOp`` becomes ``Identity``; ``ResourceGather`` (an embedding
+  lookup) ``GatherV2`` and ``ResourceGatherNd`` ``GatherNd``;
+- TF1 control flow passes the handle on (``Enter`` into a loop, ``Switch``
+  into a cond, ``Identity``): those now pass the value;
+- control flow v2 and calls pass the handle into library functions (``If``
+  branches, ``While`` bodies, ``PartitionedCall``): the call gets a copy of
+  each function whose argument is the value and whose body reads it as
+  above; the original function stays for callers that still pass a handle.
+
+A node that needs the variable itself (an assignment) raises ValueError.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# Call ops: (attr naming the functions called, how many leading inputs are not arguments).
-CALLS = {
-    "If": (("then_branch", "else_branch"), 1),
-    "StatelessIf": (("then_branch", "else_branch"), 1),
-    "PartitionedCall": (("f",), 0),
-    "StatefulPartitionedCall": (("f",), 0),
-}
+from .proto import message_class
 
 RESOURCE = 20  # DT_RESOURCE
+INT32 = 3  # DT_INT32
+
+# Call ops: (attrs naming the functions, leading inputs that are not arguments, attr listing argument types).
+CALLS = {
+    "If": (("then_branch", "else_branch"), 1, "Tin"),
+    "StatelessIf": (("then_branch", "else_branch"), 1, "Tin"),
+    "While": (("cond", "body"), 0, "T"),
+    "StatelessWhile": (("cond", "body"), 0, "T"),
+    "PartitionedCall": (("f",), 0, "Tin"),
+    "StatefulPartitionedCall": (("f",), 0, "Tin"),
+}
+# Ops that hand their input on unchanged (TF1 control flow, Identity).
+PASS_ON = ("Enter", "Switch", "Identity")
+
+
+def read_values(nodes: Any, values: dict[str, int], library: Any) -> tuple[list, dict[str, str]]:
+    """Rewrites ``nodes`` (a GraphDef's, or a FunctionDef's ``node_def``) in
+    place so that the handles named in ``values`` (node or argument name ->
+    dtype enum) are read as values; names handed on are added to
+    ``values``. Returns the nodes to add beside them (gather axes) and the
+    output references that changed (``{"read:value:": "read:output:"}``,
+    which matter only inside functions, whose outputs are named).
+
+    Example:
+        >>> added, _ = read_values(graph.node, {"embedding": 1}, graph.library)  # doctest: +SKIP
+    """
+    added: list = []
+    renamed: dict[str, str] = {}
+    _hand_on(nodes, values)
+    for node in list(nodes):
+        sources = [r for r in node.input if not r.startswith("^") and r.split(":")[0] in values]
+        if not sources or node.op in PASS_ON:
+            continue
+        dtype = values[sources[0].split(":")[0]]
+        if node.op == "ReadVariableOp":
+            node.op = "Identity"
+            node.attr["T"].type = dtype
+            del node.attr["dtype"]
+            renamed[f"{node.name}:value:"] = f"{node.name}:output:"
+        elif node.op in ("ResourceGather", "ResourceGatherNd") and node.input[0] == sources[0]:
+            added.extend(_gather(node, dtype, {n.name for n in nodes} | {n.name for n in added}))
+        elif not bind_call(node, library, values):
+            raise ValueError(
+                f"node {node.name!r} ({node.op}) needs the variable {sources[0]!r} itself, not its value; "
+                "freezing cannot keep it (leave the node out of what the outputs need)"
+            )
+    return added, renamed
+
+
+def _hand_on(nodes: Any, values: dict[str, int]) -> None:
+    """Adds to ``values`` every Enter, Switch or Identity that hands on one of
+    them (its type attr becomes the value's dtype), until none is left."""
+    changed = True
+    while changed:
+        changed = False
+        for node in nodes:
+            if node.op not in PASS_ON or node.name in values or not node.input:
+                continue
+            source = node.input[0].split(":")[0]
+            if source in values and node.attr["T"].type == RESOURCE:
+                node.attr["T"].type = values[node.name] = values[source]
+                for stale in ("_output_shapes", "_handle_dtypes", "_handle_shapes"):  # the handle's
+                    if stale in node.attr:
+                        del node.attr[stale]
+                changed = True
+
+
+def _gather(node: Any, dtype: int, taken: set[str]) -> list:
+    """ResourceGather(Nd) -> GatherV2 (with an axis Const, returned) or GatherNd."""
+    del node.attr["dtype"]
+    node.attr["Tparams"].type = dtype
+    if "validate_indices" in node.attr:
+        del node.attr["validate_indices"]
+    if node.op == "ResourceGatherNd":
+        node.op = "GatherNd"
+        return []
+    node.op = "GatherV2"
+    batch_dims = node.attr["batch_dims"].i if "batch_dims" in node.attr else 0
+    name, n = f"{node.name}/axis", 0
+    while name in taken:
+        n += 1
+        name = f"{node.name}/axis_{n}"
+    axis = message_class("NodeDef")(name=name, op="Const")
+    axis.attr["dtype"].type = INT32
+    axis.attr["value"].tensor.dtype = INT32
+    axis.attr["value"].tensor.int_val.append(batch_dims)
+    node.input.insert(2, name)
+    node.attr["Taxis"].type = INT32
+    return [axis]
 
 
 def bind_call(node: Any, library: Any, values: dict[str, int]) -> bool:
-    """Rewrites a call ``node`` (see ``CALLS``) whose inputs include frozen
-    variables (``values``: node name -> dtype enum) to pass their values:
-    its ``Tin`` and called functions change. Returns False when ``node``
-    passes none; raises ValueError when a function uses one otherwise than
-    by reading it.
+    """Rewrites a call ``node`` (see ``CALLS``) whose arguments include
+    handles named in ``values`` to pass their values: its argument types
+    and called functions change. Returns False when it passes none.
 
     Example:
         >>> bind_call(if_node, graph.library, {"global_step": 9})  # doctest: +SKIP
@@ -36,7 +124,7 @@ def bind_call(node: Any, library: Any, values: dict[str, int]) -> bool:
     """
     if node.op not in CALLS:
         return False
-    attrs, skip = CALLS[node.op]
+    attrs, skip, types = CALLS[node.op]
     bound = {}
     for position, reference in enumerate(node.input[skip:]):
         name = reference.split(":")[0]
@@ -45,7 +133,7 @@ def bind_call(node: Any, library: Any, values: dict[str, int]) -> bool:
     if not bound:
         return False
     for position, dtype in bound.items():
-        node.attr["Tin"].list.type[position] = dtype
+        node.attr[types].list.type[position] = dtype
     for attr in attrs:
         node.attr[attr].func.name = _bound_function(library, node.attr[attr].func.name, bound)
     if "_read_only_resource_inputs" in node.attr:
@@ -68,51 +156,34 @@ def _bound_function(library: Any, name: str, bound: dict[int, int]) -> str:
     function = library.function.add()
     function.CopyFrom(original)
     function.signature.name = new_name
-    args = {}
+    values = {}
     for position, dtype in bound.items():
         arg = function.signature.input_arg[position]
         if arg.type != RESOURCE:
             raise ValueError(f"function {name!r}: argument {arg.name!r} is not a variable handle")
-        arg.type = dtype
+        arg.type = values[arg.name] = dtype
         del arg.handle_data[:]  # the resource's dtype and shape
-        args[arg.name] = dtype
         if position in function.arg_attr:
             for key in ("_handle_dtypes", "_handle_shapes"):
                 if key in function.arg_attr[position].attr:
                     del function.arg_attr[position].attr[key]
         if position in function.resource_arg_unique_id:
             del function.resource_arg_unique_id[position]
-    _read_values(function, library, args)
-    return new_name
+    added, renamed = read_values(function.node_def, values, library)
+    function.node_def.extend(added)
 
-
-def _read_values(function: Any, library: Any, args: dict[str, int]) -> None:
-    """In ``function``'s body, reads of the arguments ``args`` (name ->
-    dtype) become Identity (their outputs renamed to match); nested calls
-    passing them are bound in turn."""
-    renamed = {}
-    for node in function.node_def:
-        sources = [r for r in node.input if not r.startswith("^") and r.split(":")[0] in args]
-        if not sources:
-            continue
-        if node.op == "ReadVariableOp":
-            node.op = "Identity"
-            node.attr["T"].type = args[sources[0]]
-            del node.attr["dtype"]
-            renamed[f"{node.name}:value:"] = f"{node.name}:output:"
-        elif not bind_call(node, library, args):
-            raise ValueError(
-                f"function {function.signature.name!r}: node {node.name!r} ({node.op}) needs the variable "
-                f"{sources[0]!r} itself, not its value; freezing cannot keep it"
-            )
-    if not renamed:
-        return
-    for node in function.node_def:
-        for i, reference in enumerate(node.input):
-            for old, new in renamed.items():
-                if reference.startswith(old):
-                    node.input[i] = new + reference[len(old) :]
-    for key, reference in function.ret.items():
+    def new_reference(reference: str) -> str:
         for old, new in renamed.items():
             if reference.startswith(old):
-                function.ret[key] = new + reference[len(old) :]
+                return new + reference[len(old) :]
+        return reference
+
+    for node in function.node_def:
+        for i, reference in enumerate(node.input):
+            node.input[i] = new_reference(reference)
+    for arg in function.signature.output_arg:  # a While body hands its loop variables back
+        reference = function.ret[arg.name] = new_reference(function.ret[arg.name])
+        if arg.type == RESOURCE and reference.split(":")[0] in values:
+            arg.type = values[reference.split(":")[0]]
+            del arg.handle_data[:]
+    return new_name
