@@ -5,7 +5,8 @@ CI has one TensorFlow (the newest); files from older versions are checked
 by hand. In a virtual environment with the older TensorFlow: 2.12-2.17 have
 wheels for Python 3.11 (up to 2.15 with Keras 2 and Estimators, from 2.16
 with Keras 3, whose SavedModel is a ``model.export()``), 2.6 for
-3.8 ("keras==2.6.0" "numpy<1.20" "protobuf<3.21"), 1.15 for Python 3.7
+3.8 ("keras==2.6.0" "numpy<1.20" "protobuf<3.21"), 2.3 for 3.8
+("tensorflow-cpu==2.3.4" "protobuf<3.21"), 1.15 for Python 3.7
 (runs eagerly here, so that Keras and tf.Module save as in 2.x):
 
     python -m venv /tmp/tf215 && /tmp/tf215/bin/pip install "tensorflow-cpu==2.15.0" "numpy<2"

@@ -1,6 +1,8 @@
 """Writes checkpoints, a frozen graph and a SavedModel with TensorFlow 0.12
 (Python 2.7), and what it reads back from them, for check_fixtures.py.
-Python 2 syntax on purpose: TensorFlow 0.12 has no Python 3.7+ wheels.
+Python 2 syntax on purpose: TensorFlow 0.12 has no Python 3.7+ wheels. The
+same script runs under TensorFlow 1.x before tf.compat (1.5.1 on Python 3.6:
+``python3.6 -m venv /tmp/tf15 && /tmp/tf15/bin/pip install "tensorflow==1.5.1"``).
 
     python2.7 -m pip install --target /tmp/tf012 "tensorflow==0.12.1" "numpy<1.17" "protobuf==3.1.0.post1"
     python2.7 -c "import site; site.addsitedir('/tmp/tf012'); import runpy, sys; \\
