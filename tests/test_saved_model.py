@@ -134,6 +134,10 @@ def test_update_variables_by_name_changes_what_keras_3_serves(tf, tmp_path):
     loaded = tf.saved_model.load(str(directory))
     out = loaded.serve(tf.ones((4, 5))).numpy()
     np.testing.assert_array_equal(out, np.tile(np.float32([1.5, -2.0]), (4, 1)))
+    # The command line takes the same names.
+    shown = run_cli("show", directory, "logits/bias:0").stdout.splitlines()
+    assert shown[0] == f"{model.resolve_key('logits/bias')}: float32[2]"
+    assert shown[1] == "[ 1.5 -2. ]"
 
 
 def test_a_name_several_unread_variables_share_is_refused(tf, tmp_path):

@@ -240,10 +240,14 @@ def _open_any(path: str, dequantized: bool = False) -> Any:
 def cmd_show(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from . import saved_model
     from .reader import as_array
 
     source = _open_any(args.path, dequantized=args.dequantize)
     try:
+        if args.name not in source.keys() and saved_model.is_local_saved_model(args.path):
+            # A SavedModel's variable by the name TensorFlow gives it, or its object path.
+            args.name = saved_model.open(args.path).resolve_key(args.name)
         if args.slice and hasattr(source, "get_slice"):
             value = source.get_slice(args.name)[parse_index(args.slice)]
         else:
