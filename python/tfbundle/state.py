@@ -155,12 +155,6 @@ def _existing_path(checkpoint_dir: paths.PathLike, path: str, storage_options: M
     if moved != path and checkpoint_exists(moved, storage_options=storage_options):
         return moved
     return None
-    directory = os.fspath(remote.local_path(checkpoint_dir))
-    join = remote.join if remote.is_url(directory) else os.path.join
-    moved = join(directory, paths.file_name(path))
-    if moved != path and checkpoint_exists(moved, storage_options=storage_options):
-        return moved
-    return path
 
 
 def _atomic_write_text(path: str, text: str, sync: bool = False) -> None:
