@@ -174,7 +174,7 @@ def test_freeze_runs_like_the_restored_graph(tf, tmp_path, resource, partitioned
 @pytest.mark.parametrize("control_flow_v2", [True, False], ids=["if_functions", "ref_switch"])
 def test_freeze_reads_variables_the_way_tensorflow_graphs_do(tf, tmp_path, control_flow_v2):
     """Embedding lookups on resource variables (ResourceGather, -GatherNd);
-    a loop reading a resource variable, as a While body function taking the
+    a switch_case (Case) whose branch reads one; a loop reading a resource variable, as a While body function taking the
     handle (control flow v2) or as an Enter of it (TF1); and Estimator's read
     of global_step: a cond on its initialization, as an If whose branch
     function reads the handle or as RefSwitch on a reference variable."""
@@ -196,6 +196,8 @@ def test_freeze_reads_variables_the_way_tensorflow_graphs_do(tf, tmp_path, contr
             recurrent = v1.get_variable("recurrent", initializer=np.eye(4, dtype=np.float32) * 0.5, use_resource=True)
             step = lambda i, h: (i + 1, tf.tanh(tf.matmul(h, recurrent)))  # noqa: E731
             outputs["loop"] = v1.while_loop(lambda i, h: i < 3, step, [tf.constant(0), outputs["lookup"]])[1]
+            branch = v1.placeholder(tf.int32, [], name="branch")  # a Case whose first branch reads the variable
+            outputs["case"] = tf.switch_case(branch, [lambda: outputs["lookup"] @ recurrent, lambda: outputs["lookup"]])
             v1.get_variable(  # TF1's reference variable, TF2's resource variable
                 "global_step",
                 initializer=np.int64(0),
@@ -214,7 +216,7 @@ def test_freeze_reads_variables_the_way_tensorflow_graphs_do(tf, tmp_path, contr
                 session.run(v1.global_variables_initializer())
                 session.run(v1.train.get_global_step().assign(7))
                 prefix = v1.train.Saver().save(session, str(tmp_path / "model.ckpt"))
-                expected = session.run(outputs, {ids: [3, 1]})
+                expected = session.run(outputs, {ids: [3, 1], branch: 0})
     finally:
         v1.enable_control_flow_v2()
     out = tgraph.freeze(prefix + ".meta", prefix, list(outputs), tmp_path / "frozen.pb")
@@ -223,7 +225,7 @@ def test_freeze_reads_variables_the_way_tensorflow_graphs_do(tf, tmp_path, contr
     with tf.Graph().as_default():
         tf.import_graph_def(frozen, name="")
         with v1.Session() as session:
-            got = session.run({name: f"{name}:0" for name in outputs}, {"ids:0": [3, 1]})
+            got = session.run({name: f"{name}:0" for name in outputs}, {"ids:0": [3, 1], "branch:0": 0})
     for name, value in expected.items():
         assert_same_array(got[name], value, name)
     assert got["step_read"] == 7

@@ -8,7 +8,7 @@ read the handle in several ways, and each becomes a read of the value:
 - TF1 control flow passes the handle on (``Enter`` into a loop, ``Switch``
   into a cond, ``Identity``): those now pass the value;
 - control flow v2 and calls pass the handle into library functions (``If``
-  branches, ``While`` bodies, ``PartitionedCall``): the call gets a copy of
+  and ``Case`` branches, ``While`` bodies, ``PartitionedCall``): the call gets a copy of
   each function whose argument is the value and whose body reads it as
   above; the original function stays for callers that still pass a handle.
 
@@ -26,6 +26,8 @@ INT32 = 3  # DT_INT32
 
 # Call ops: (attrs naming the functions, leading inputs that are not arguments, attr listing argument types).
 CALLS = {
+    "Case": (("branches",), 1, "Tin"),
+    "StatelessCase": (("branches",), 1, "Tin"),
     "If": (("then_branch", "else_branch"), 1, "Tin"),
     "StatelessIf": (("then_branch", "else_branch"), 1, "Tin"),
     "While": (("cond", "body"), 0, "T"),
@@ -135,7 +137,9 @@ def bind_call(node: Any, library: Any, values: dict[str, int]) -> bool:
     for position, dtype in bound.items():
         node.attr[types].list.type[position] = dtype
     for attr in attrs:
-        node.attr[attr].func.name = _bound_function(library, node.attr[attr].func.name, bound)
+        value = node.attr[attr]
+        for function in value.list.func if value.WhichOneof("value") == "list" else [value.func]:  # Case: a list
+            function.name = _bound_function(library, function.name, bound)
     if "_read_only_resource_inputs" in node.attr:
         kept = [i for i in node.attr["_read_only_resource_inputs"].list.i if i - skip not in bound]
         del node.attr["_read_only_resource_inputs"].list.i[:]
