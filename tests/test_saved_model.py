@@ -108,12 +108,19 @@ def _tf_variables(tf, loaded):
     return list(seen.values())
 
 
-@pytest.mark.parametrize("fixture", ["keras_export", "saved_model"])
+@pytest.mark.parametrize("fixture", ["keras_export", "saved_model", "tf1_builder"])
 def test_variable_names_are_what_tensorflow_loads(tf, tmp_path, saved_model, fixture):
-    directory = tf_fixtures.keras_export(tf, tmp_path / "keras") if fixture == "keras_export" else saved_model
+    if fixture == "keras_export":
+        directory = tf_fixtures.keras_export(tf, tmp_path / "keras")
+    elif fixture == "tf1_builder":  # TF1: resource variables by node name, a reference variable too
+        directory = tf_fixtures.tf1_builder(tf, tmp_path / "tf1", reference_variable=True)
+    else:
+        directory = saved_model
     model = tfbundle.saved_model.open(directory)
-    variables = _tf_variables(tf, tf.saved_model.load(str(directory)))
+    variables = _tf_variables(tf, tf.saved_model.load(str(directory), tags=["serve"]))
     assert variables
+    if fixture == "tf1_builder":
+        assert "ref" in model.variables and "ref" not in model.variable_names  # TensorFlow names no reference variable
     assert set(model.variable_names) == {v.name.removesuffix(":0") for v in variables}
     for variable in variables:
         keys = model.variable_names[variable.name.removesuffix(":0")]

@@ -196,11 +196,13 @@ def keras_export(tf, directory: Path) -> Path:
     return directory
 
 
-def tf1_builder(tf, directory: Path, as_text: bool = False, tags: Sequence[str] = ("serve",)) -> Path:
+def tf1_builder(
+    tf, directory: Path, as_text: bool = False, tags: Sequence[str] = ("serve",), reference_variable: bool = False
+) -> Path:
     """TF1 SavedModelBuilder: MetaGraphs tagged ``tags`` ('serve'; none, as
-    TF Hub's TF1 modules) and 'train' sharing variables, with an asset file
-    and signatures; ``as_text`` writes saved_model.pbtxt instead of
-    saved_model.pb."""
+    TF Hub's TF1 modules) and 'train' sharing (resource) variables, with an
+    asset file and signatures; ``as_text`` writes saved_model.pbtxt instead
+    of saved_model.pb; ``reference_variable`` adds a VariableV2 'ref'."""
     v1 = tf.compat.v1
     asset_source = directory.parent / "vocab.txt"
     asset_source.write_text("a\nb\nc\n")
@@ -209,6 +211,8 @@ def tf1_builder(tf, directory: Path, as_text: bool = False, tags: Sequence[str] 
         x = v1.placeholder(tf.float32, [None, 3], name="x")
         w = v1.get_variable("w", [3, 2], initializer=v1.random_normal_initializer(seed=5))
         v1.train.get_or_create_global_step()  # saved beside w, shared by both MetaGraphs
+        if reference_variable:
+            v1.get_variable("ref", initializer=np.float32([1.0, 2.0]), use_resource=False)
         y = tf.identity(tf.matmul(x, w), name="y")
         asset = tf.constant(str(asset_source), name="vocab_path")
         v1.add_to_collection(v1.GraphKeys.ASSET_FILEPATHS, asset)

@@ -108,6 +108,31 @@ def _saved_variables(meta_graph: Any, variables: CheckpointReader | None, where:
     return found
 
 
+def _tf1_variables(meta_graph: Any, variables: CheckpointReader | None) -> list[_SavedVariable]:
+    """A TF1 SavedModel's variables as TensorFlow 2's loader names them:
+    its resource variables (VarHandleOp nodes; it names no reference
+    variable), each with its checkpoint key: the node's name, or for a part
+    of a partitioned variable the whole variable's key (the part is a slice
+    of it). A variable the checkpoint does not hold (a local one) is left out."""
+    from .proto import parse
+
+    if variables is None:
+        return []
+    whole = {}
+    for collection in ("variables", "local_variables"):
+        if collection in meta_graph.collection_def:
+            for raw in meta_graph.collection_def[collection].bytes_list.value:
+                variable = parse("VariableDef", raw)
+                if variable.HasField("save_slice_info_def"):
+                    whole[variable.variable_name.split(":")[0]] = variable.save_slice_info_def.full_name
+    found = []
+    for node in meta_graph.graph_def.node:
+        key = whole.get(node.name, node.name)
+        if node.op == "VarHandleOp" and variables.has_tensor(key):
+            found.append(_SavedVariable(node.name, key, True))
+    return found
+
+
 def _read_fingerprint(path: str) -> Any | None:
     """The ``FingerprintDef`` at ``path`` (TF 2.12+ writes ``fingerprint.pb``),
     or None when there is none. A damaged file raises DataLossError naming it.
@@ -334,7 +359,9 @@ class SavedModel:
         its functions read first. Names are not unique: a Keras 3 export
         saves each variable twice (``variables/6``, which its functions read,
         and an unread ``_all_variables/0``), and every unnamed ``tf.Variable``
-        is ``Variable``. ``{}`` for a TF1 SavedModel, whose keys are the names.
+        is ``Variable``. For a TF1 SavedModel, its resource variables by node
+        name (what TensorFlow 2's loader gives; a partitioned variable's part
+        names the whole variable's key, of which it is a slice).
 
         Example:
             >>> tfbundle.saved_model.open("export/1").variable_names["sequential/dense/kernel"]  # doctest: +SKIP
@@ -347,9 +374,12 @@ class SavedModel:
 
     def _variables_saved(self) -> list[_SavedVariable]:
         if self._saved_variables is None:
-            self._saved_variables = _saved_variables(
-                self.meta_graph, self.variables, os.path.join(self.export_dir, "saved_model.pb")
-            )
+            if self.meta_graph.object_graph_def.nodes:
+                self._saved_variables = _saved_variables(
+                    self.meta_graph, self.variables, os.path.join(self.export_dir, "saved_model.pb")
+                )
+            else:  # TF1: no object graph
+                self._saved_variables = _tf1_variables(self.meta_graph, self.variables)
         return self._saved_variables
 
     def resolve_key(self, key_or_path: str) -> str:
