@@ -120,7 +120,8 @@ def test_variable_names_are_what_tensorflow_loads(tf, tmp_path, saved_model, fix
     variables = _tf_variables(tf, tf.saved_model.load(str(directory), tags=["serve"]))
     assert variables
     if fixture == "tf1_builder":
-        assert "ref" in model.variables and "ref" not in model.variable_names  # TensorFlow names no reference variable
+        assert "ref" in model.variables
+        assert "ref" not in model.variable_names  # TensorFlow names no reference variable
     assert set(model.variable_names) == {v.name.removesuffix(":0") for v in variables}
     for variable in variables:
         keys = model.variable_names[variable.name.removesuffix(":0")]
