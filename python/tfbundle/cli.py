@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Callable
 
+from . import paths
 from .dtypes import DType
 
 
@@ -60,7 +61,7 @@ def _rows_for(path: str) -> tuple[str, list[dict[str, Any]]]:
     from .reader import CheckpointReader
 
     fmt = convert.detect_format(path)
-    if saved_model.is_local_saved_model(path):
+    if paths.is_saved_model_dir(path):
         if fmt == "graph":  # no variables: the weights are the graph's constants
             return "saved_model constants", _source_rows(convert.open_source(path, fmt))
         prefix = saved_model.variables_prefix(path)
@@ -245,7 +246,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     source = _open_any(args.path, dequantized=args.dequantize)
     try:
-        if args.name not in source.keys() and saved_model.is_local_saved_model(args.path):
+        if args.name not in source.keys() and paths.is_saved_model_dir(args.path):
             # A SavedModel's variable by the name TensorFlow gives it, or its object path.
             args.name = saved_model.open(args.path).resolve_key(args.name)
         if args.slice and hasattr(source, "get_slice"):
@@ -477,10 +478,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
             resume=args.resume,
             progress=progress,
         )
-        paths = table.column("path").to_pylist()
+        sources = table.column("path").to_pylist()
         errors = table.column("error").to_pylist()
-        count = len(set(paths))
-        failed = len({p for p, e in zip(paths, errors) if e})
+        count = len(set(sources))
+        failed = len({p for p, e in zip(sources, errors) if e})
         print(f"{out}: {table.num_rows} rows, {failed} unreadable checkpoint(s)")
     else:
         raise ValueError(f"{out}: the output is a .npy or .zarr (stacked tensors) or a .parquet (a table)")

@@ -45,7 +45,7 @@ def detect_format(path: paths.PathLike, *, for_output: bool = False) -> str:
         return "graph"
     if p.endswith(".tflite") and not for_output:
         return "tflite"
-    if not for_output and saved_model.is_local_saved_model(path) and not saved_model.has_variables(path):
+    if not for_output and paths.is_saved_model_dir(path) and not saved_model.has_variables(path):
         return "graph"
     return "checkpoint"
 

@@ -93,7 +93,7 @@ def _resolve_directory(p: str) -> Location:
         raise FileNotFoundError(
             f"{p}: holds {len(indexes)} checkpoints and no 'checkpoint' state file naming one; pass a prefix"
         )
-    if any(os.path.isfile(os.path.join(p, f)) for f in ("saved_model.pb", "saved_model.pbtxt")):
+    if paths.is_saved_model_dir(p):
         raise FileNotFoundError(
             f"{p}: a SavedModel without variables (no variables/variables.index): its weights, if any, are "
             "constants in its graph; read them with tfbundle.graph.load_consts(path)"

@@ -34,6 +34,17 @@ def file_name(path: str) -> str:
     return ntpath.basename(path.rstrip("/\\"))
 
 
+def is_saved_model_dir(path: PathLike) -> bool:
+    """True for a local directory holding ``saved_model.pb`` or ``saved_model.pbtxt``.
+
+    Example:
+        >>> is_saved_model_dir("export/1")                         # doctest: +SKIP
+        True
+    """
+    p = os.fspath(path)
+    return os.path.isdir(p) and any(os.path.isfile(os.path.join(p, f)) for f in ("saved_model.pb", "saved_model.pbtxt"))
+
+
 def index_path(prefix: str) -> str:
     """``prefix.index``."""
     return prefix + ".index"
@@ -107,7 +118,9 @@ __all__ = [
     "PathLike",
     "data_path",
     "existing_data_paths",
+    "file_name",
     "index_path",
+    "is_saved_model_dir",
     "strip_file_suffix",
     "v1_files",
     "v1_shard_base",

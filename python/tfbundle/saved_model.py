@@ -127,8 +127,10 @@ def _tf1_variables(meta_graph: Any, variables: CheckpointReader | None) -> list[
                     whole[variable.variable_name.split(":")[0]] = variable.save_slice_info_def.full_name
     found = []
     for node in meta_graph.graph_def.node:
+        if node.op != "VarHandleOp":
+            continue
         key = whole.get(node.name, node.name)
-        if node.op == "VarHandleOp" and variables.has_tensor(key):
+        if variables.has_tensor(key):
             found.append(_SavedVariable(node.name, key, True))
     return found
 
@@ -177,17 +179,6 @@ def _write_fingerprint(fingerprint: Any, path: str, index_path: str, sync: bool)
             os.remove(temp)
         raise
     return temp
-
-
-def is_local_saved_model(path: paths.PathLike) -> bool:
-    """True for a local directory holding ``saved_model.pb`` or ``saved_model.pbtxt``.
-
-    Example:
-        >>> is_local_saved_model("export/1")                       # doctest: +SKIP
-        True
-    """
-    p = os.fspath(path)
-    return os.path.isdir(p) and any(os.path.isfile(os.path.join(p, f)) for f in ("saved_model.pb", "saved_model.pbtxt"))
 
 
 def has_variables(export_dir: paths.PathLike) -> bool:
