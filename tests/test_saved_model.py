@@ -180,6 +180,34 @@ def test_tf1_builder_two_metagraphs_and_asset(tf, tmp_path, as_text):
         tfbundle.saved_model.open(directory, tag_set=["gpu"])
 
 
+@pytest.mark.parametrize("as_text", [False, True], ids=["pb", "pbtxt"])
+def test_a_saved_models_own_file_names_the_saved_model(tf, tmp_path, as_text):
+    """People point at ``saved_model.pb``, as at a ``.meta``: every entry point
+    then reads the SavedModel (its variables), not the file as a graph."""
+    directory = tf_fixtures.tf1_builder(tf, tmp_path / "tf1", as_text=as_text)
+    own_file = directory / ("saved_model.pbtxt" if as_text else "saved_model.pb")
+    restored = tf.train.load_checkpoint(str(directory / "variables" / "variables"))
+    with tfbundle.open(own_file) as reader:
+        assert sorted(reader.keys()) == ["global_step", "w"]
+        np.testing.assert_array_equal(reader.get_tensor("w"), restored.get_tensor("w"))
+    model = tfbundle.saved_model.open(str(own_file))
+    assert (model.export_dir, model.tags) == (str(directory), [("serve",), ("train",)])
+    assert tfbundle.convert.detect_format(own_file) == "checkpoint"
+    listing = json.loads(run_cli("ls", own_file, "--json").stdout)
+    assert listing == json.loads(run_cli("ls", directory, "--json").stdout)
+    assert listing["kind"] == "saved_model"
+    assert run_cli("show", own_file, "w").stdout == run_cli("show", directory, "w").stdout
+
+    frozen = tfbundle.graph.freeze(own_file, own_file, ["y"], tmp_path / "frozen.pb")
+    graph_def = tf.compat.v1.GraphDef.FromString(Path(frozen).read_bytes())
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    with tf.Graph().as_default() as g:
+        tf.graph_util.import_graph_def(graph_def, name="")
+        with tf.compat.v1.Session(graph=g) as session:
+            y = session.run("y:0", {"x:0": x})
+    np.testing.assert_allclose(y, x @ restored.get_tensor("w"), rtol=1e-6)
+
+
 def test_tf_hub_style_untagged_metagraph_is_the_default(tf, tmp_path):
     directory = tf_fixtures.tf1_builder(tf, tmp_path / "hub", tags=[])
     assert set(assert_matches_cli(tf, directory)) == {("",), ("train",)}
@@ -358,6 +386,8 @@ def test_saved_model_of_a_frozen_graph_gives_its_constants(tf, tmp_path, as_text
     assert listing["kind"] == "saved_model constants"
     assert {t["name"]: t["shape"] for t in listing["tensors"]} == {"dense/kernel": [3, 2], "dense/bias": []}
     assert "2 constants decode" in run_cli("verify", directory).stdout
+    own_file = directory / ("saved_model.pbtxt" if as_text else "saved_model.pb")
+    assert json.loads(run_cli("ls", own_file, "--json").stdout) == listing
 
     run_cli("convert", directory, tmp_path / "weights.safetensors")
     converted = tfbundle.convert.open_source(tmp_path / "weights.safetensors")

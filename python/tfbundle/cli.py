@@ -61,10 +61,10 @@ def _rows_for(path: str) -> tuple[str, list[dict[str, Any]]]:
     from .reader import CheckpointReader
 
     fmt = convert.detect_format(path)
-    if paths.is_saved_model_dir(path):
+    if (export_dir := paths.saved_model_dir_of(path)) is not None:
         if fmt == "graph":  # no variables: the weights are the graph's constants
             return "saved_model constants", _source_rows(convert.open_source(path, fmt))
-        prefix = saved_model.variables_prefix(path)
+        prefix = saved_model.variables_prefix(export_dir)
         return "saved_model", _checkpoint_rows(CheckpointReader(prefix))
     if path.lower().endswith(".meta"):
         return "meta", _meta_rows(path)
@@ -246,7 +246,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     source = _open_any(args.path, dequantized=args.dequantize)
     try:
-        if args.name not in source.keys() and paths.is_saved_model_dir(args.path):
+        if args.name not in source.keys() and paths.saved_model_dir_of(args.path) is not None:
             # A SavedModel's variable by the name TensorFlow gives it, or its object path.
             args.name = saved_model.open(args.path).resolve_key(args.name)
         if args.slice and hasattr(source, "get_slice"):

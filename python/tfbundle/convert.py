@@ -27,8 +27,9 @@ FORMATS = ("checkpoint", "safetensors", "npz", "h5", "graph", "tflite")
 def detect_format(path: paths.PathLike, *, for_output: bool = False) -> str:
     """Guesses a file's format from its name: ``.safetensors``, ``.npz``,
     ``.h5``/``.hdf5``, ``.pb``/``.pbtxt`` (frozen graph), ``.tflite``; a
-    SavedModel without variables (a TF1 export of a frozen graph) is a graph
-    too, its constants the weights; else a checkpoint.
+    SavedModel (its directory or its ``saved_model.pb``) is a checkpoint, its
+    variables, or when it has none (a TF1 export of a frozen graph) a graph,
+    its constants the weights; else a checkpoint.
 
     Example:
         >>> detect_format("model.safetensors")
@@ -41,12 +42,12 @@ def detect_format(path: paths.PathLike, *, for_output: bool = False) -> str:
         return "npz"
     if p.endswith((".h5", ".hdf5")):
         return "h5"
+    if not for_output and (export_dir := paths.saved_model_dir_of(path)) is not None:
+        return "checkpoint" if saved_model.has_variables(export_dir) else "graph"
     if p.endswith((".pb", ".pbtxt")) and not for_output:
         return "graph"
     if p.endswith(".tflite") and not for_output:
         return "tflite"
-    if not for_output and paths.is_saved_model_dir(path) and not saved_model.has_variables(path):
-        return "graph"
     return "checkpoint"
 
 

@@ -405,8 +405,9 @@ def _varint(value: int) -> bytes:
 
 def _read_graph_def(path: str) -> Any:
     """(GraphDef, MetaGraph or None) of a graph file, ``.meta`` or SavedModel
-    directory (its default MetaGraph, see :class:`tfbundle.saved_model.SavedModel`)."""
-    if os.path.isdir(path):
+    directory or its ``saved_model.pb`` (the default MetaGraph, see
+    :class:`tfbundle.saved_model.SavedModel`)."""
+    if os.path.isdir(path) or paths.saved_model_dir_of(path) is not None:
         from .saved_model import SavedModel
 
         meta = MetaGraph(path, proto=SavedModel(path).meta_graph)

@@ -2,7 +2,7 @@
 
 Users may name a checkpoint by its prefix (or V1 pattern), any of its files,
 a ``pathlib.Path``, a directory holding a ``checkpoint`` state file, a
-SavedModel directory or its ``variables/`` directory. Resolution sits above
+SavedModel directory, its ``saved_model.pb`` or its ``variables/`` directory. Resolution sits above
 the state file (a directory's latest checkpoint comes from it) and below
 the reader.
 """
@@ -35,7 +35,8 @@ class Location:
 def resolve(path: paths.PathLike) -> Location:
     """Finds the checkpoint a user-given path names.
 
-    A TF1 Saver's ``P.meta`` names the checkpoint ``P``. A file path or
+    A TF1 Saver's ``P.meta`` names the checkpoint ``P``, and a SavedModel's
+    ``saved_model.pb`` (or ``.pbtxt``) names its variables. A file path or
     prefix is a V2 checkpoint when ``prefix.index`` exists,
     else a V1 checkpoint (see :func:`tfbundle.paths.v1_files`). Directories are tried, in
     order, as: a directory with a ``checkpoint`` state file (its latest
@@ -50,6 +51,8 @@ def resolve(path: paths.PathLike) -> Location:
     p = os.fspath(path)
     if os.path.isdir(p):
         return _resolve_directory(p)
+    if (export_dir := paths.saved_model_dir_of(p)) is not None:  # its saved_model.pb: the SavedModel's variables
+        return _resolve_directory(export_dir)
     if p.endswith(".meta") and os.path.isfile(p):  # a TF1 Saver's graph: its checkpoint shares the prefix
         base = p[: -len(".meta")]
         if os.path.isfile(paths.index_path(base)):

@@ -34,6 +34,10 @@ def file_name(path: str) -> str:
     return ntpath.basename(path.rstrip("/\\"))
 
 
+# The file that makes a directory a SavedModel, binary or text.
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
 def is_saved_model_dir(path: PathLike) -> bool:
     """True for a local directory holding ``saved_model.pb`` or ``saved_model.pbtxt``.
 
@@ -42,7 +46,24 @@ def is_saved_model_dir(path: PathLike) -> bool:
         True
     """
     p = os.fspath(path)
-    return os.path.isdir(p) and any(os.path.isfile(os.path.join(p, f)) for f in ("saved_model.pb", "saved_model.pbtxt"))
+    return os.path.isdir(p) and any(os.path.isfile(os.path.join(p, f)) for f in SAVED_MODEL_FILES)
+
+
+def saved_model_dir_of(path: PathLike) -> str | None:
+    """The local SavedModel directory ``path`` names: the directory itself, or
+    the one holding it when ``path`` is its ``saved_model.pb`` (or
+    ``.pbtxt``), the file people point at; None for anything else.
+
+    Example:
+        >>> saved_model_dir_of("export/1/saved_model.pb")          # doctest: +SKIP
+        'export/1'
+    """
+    p = os.fspath(path)
+    if is_saved_model_dir(p):
+        return p
+    if os.path.basename(p) in SAVED_MODEL_FILES and os.path.isfile(p):
+        return os.path.dirname(p) or "."
+    return None
 
 
 def index_path(prefix: str) -> str:
@@ -115,12 +136,14 @@ def v1_files(path: str) -> list[str]:
 
 
 __all__ = [
+    "SAVED_MODEL_FILES",
     "PathLike",
     "data_path",
     "existing_data_paths",
     "file_name",
     "index_path",
     "is_saved_model_dir",
+    "saved_model_dir_of",
     "strip_file_suffix",
     "v1_files",
     "v1_shard_base",

@@ -193,9 +193,16 @@ def has_variables(export_dir: paths.PathLike) -> bool:
     return checkpoint_exists(variables_prefix(export_dir))
 
 
+def _directory(export_dir: paths.PathLike) -> str:
+    """``export_dir`` as a string: a URL as given; a local SavedModel's
+    directory also when ``export_dir`` is its ``saved_model.pb``."""
+    directory = os.fspath(remote.local_path(export_dir))
+    return directory if remote.is_url(directory) else paths.saved_model_dir_of(directory) or directory
+
+
 def variables_prefix(export_dir: paths.PathLike) -> str:
     """``export_dir/variables/variables`` (a URL for a URL)."""
-    directory = os.fspath(remote.local_path(export_dir))
+    directory = _directory(export_dir)
     if remote.is_url(directory):
         return remote.join(directory, f"{VARIABLES_DIRECTORY}/{VARIABLES_FILENAME}")
     return os.path.join(directory, VARIABLES_DIRECTORY, VARIABLES_FILENAME)
@@ -219,7 +226,7 @@ def read_saved_model_proto(export_dir: paths.PathLike, *, storage_options: Mappi
     message; ``export_dir`` may be a URL."""
     from .proto import message_class, parse
 
-    directory = os.fspath(remote.local_path(export_dir))
+    directory = _directory(export_dir)
     join = remote.join if remote.is_url(directory) else os.path.join
     pb = join(directory, "saved_model.pb")
     data = _read_file(pb, storage_options)
@@ -273,7 +280,7 @@ class SavedModel:
         *,
         storage_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.export_dir = os.fspath(remote.local_path(export_dir))
+        self.export_dir = _directory(export_dir)
         self._storage_options = storage_options
         self.proto = read_saved_model_proto(self.export_dir, storage_options=storage_options)
         self.tags: list[tuple[str, ...]] = [tuple(m.meta_info_def.tags) for m in self.proto.meta_graphs]
