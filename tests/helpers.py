@@ -40,6 +40,8 @@ def assert_matches_tensorflow(tf, path) -> tfbundle.CheckpointReader:
         assert list(ours.shape(key)) == tf_shapes[key], key
         mine, tfs = ours.get_tensor(key), theirs.get_tensor(key)
         assert type(mine) is type(tfs), f"{key}: {type(mine)} is not TensorFlow's {type(tfs)}"
+        if not isinstance(tfs, bytes):  # quantized types as TF's storage integers, bfloat16 as ml_dtypes'
+            assert np.asarray(mine).dtype == np.asarray(tfs).dtype, f"{key}: {np.asarray(mine).dtype}"
         assert_same_array(mine, tfs, key)
     return ours
 

@@ -305,6 +305,43 @@ def test_open_meta(tf, tmp_path):
     assert any(n.op == "Placeholder" for n in tgraph.open(prefix + ".meta").nodes)
 
 
+def test_text_graphs_under_binary_names(tf, tmp_path):
+    """tf.io.write_graph writes text unless told otherwise, whatever the file
+    is called, so many a ``graph.pb`` is text; and TensorFlow imports a text
+    ``.meta`` (export_meta_graph(as_text=True)). Both read by their bytes."""
+    from google.protobuf import text_format
+
+    v1 = tf.compat.v1
+    prefix, feed, expected, g = _tf1_model(tf, tmp_path, False, True)
+    with g.as_default(), v1.Session(graph=g) as sess:
+        v1.train.Saver().restore(sess, prefix)
+        frozen = v1.graph_util.convert_variables_to_constants(sess, g.as_graph_def(), ["y"])
+    tf.io.write_graph(frozen, str(tmp_path), "graph.pb")  # as_text=True is the default
+    (tmp_path / "binary.pb").write_bytes(frozen.SerializeToString())
+    assert (tmp_path / "graph.pb").read_text().startswith("node {")
+    text_consts = tgraph.load_consts(tmp_path / "graph.pb")
+    binary_consts = assert_consts_match(tf, tmp_path / "binary.pb")
+    assert set(text_consts) == set(binary_consts)
+    for name, value in binary_consts.items():
+        assert_same_array(text_consts[name], value, name)
+    assert [n.name for n in tgraph.iter_nodes(tmp_path / "graph.pb")] == [n.name for n in frozen.node]
+
+    meta = v1.MetaGraphDef.FromString(Path(prefix + ".meta").read_bytes())
+    binary_meta = tgraph.open_meta(prefix + ".meta")
+    Path(prefix + ".meta").write_text(text_format.MessageToString(meta))  # what as_text=True writes
+    with tf.Graph().as_default():
+        v1.train.import_meta_graph(prefix + ".meta")  # TensorFlow reads it
+    text_meta = tgraph.open_meta(prefix + ".meta")
+    assert text_meta.saver_def == binary_meta.saver_def
+    assert [v.name for v in text_meta.variables] == [v.name for v in binary_meta.variables]
+    assert set(text_meta.slice_infos()) == {"emb/part_0", "emb/part_1"}
+    assert [n.name for n in tgraph.iter_nodes(prefix + ".meta")] == [n.name for n in meta.graph_def.node]
+    got, _gd = _run_frozen(tf, tgraph.freeze(prefix + ".meta", prefix, ["y"], tmp_path / "f.pb"), feed)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    with tfbundle.open(prefix + ".meta") as reader:
+        assert "w" in reader.keys()
+
+
 def test_damaged_graph_raises(tmp_path):
     path = tmp_path / "bad.pb"
     path.write_bytes(b"\x0a\xff\xff\xff\x0f garbage")

@@ -60,8 +60,22 @@ def _location(path: str) -> tuple[str, list[int]]:
     return path, []
 
 
+# Bytes that protobuf text format never holds (TensorFlow's writer escapes
+# them inside strings), but a binary graph does within its first bytes: every
+# NodeDef's op field starts with 0x12, a GraphDef's versions with 0x08.
+_CONTROL_BYTES = bytes(b for b in range(32) if chr(b) not in "\t\n\v\f\r") + b"\x7f"
+
+
 def _is_text(path: str) -> bool:
-    return path.endswith((".pbtxt", ".txt"))
+    """Whether a graph file is protobuf text: by its name (``.pbtxt``,
+    ``.txt``), else by its first 4 KiB holding no control byte, since
+    ``tf.io.write_graph`` writes text by default whatever the name (many a
+    ``graph.pb`` is text) and TensorFlow reads a text ``.meta`` too."""
+    if path.endswith((".pbtxt", ".txt")):
+        return True
+    with builtins.open(path, "rb") as f:
+        head = f.read(4096)
+    return bool(head.strip()) and len(head.translate(None, _CONTROL_BYTES)) == len(head)
 
 
 def _to_array(dtype_enum: int, shape: tuple[int, ...], kind: str, payload: Any) -> np.ndarray:
@@ -73,21 +87,29 @@ def _to_array(dtype_enum: int, shape: tuple[int, ...], kind: str, payload: Any) 
     return payload.view(dtype.numpy_dtype).reshape(shape)
 
 
-def _text_graph(path: str) -> Any:
-    """The GraphDef of a text GraphDef, or of a ``saved_model.pbtxt``'s first
-    MetaGraph (the one ``saved_model.pb`` readers take too)."""
+def _parse_text(path: str, kind: str) -> Any:
+    """A protobuf text file parsed as message ``kind``; DataLossError naming
+    the file when it is not one."""
     from google.protobuf import text_format
 
-    saved_model = os.path.basename(path) == "saved_model.pbtxt"
-    kind = "SavedModel" if saved_model else "GraphDef"
     message = message_class(kind)()
     try:
         with builtins.open(path, encoding="utf-8") as f:
             text_format.Parse(f.read(), message, allow_unknown_field=True)
-    except text_format.ParseError as e:
+    except (text_format.ParseError, UnicodeDecodeError) as e:
         raise DataLossError(f"{path}: malformed text {kind}: {e}") from None
-    if not saved_model:
-        return message
+    return message
+
+
+def _text_graph(path: str) -> Any:
+    """The GraphDef of a text GraphDef, of a text ``.meta``, or of a
+    ``saved_model.pbtxt``'s first MetaGraph (the one ``saved_model.pb``
+    readers take too)."""
+    if path.endswith(".meta"):
+        return _parse_text(path, "MetaGraphDef").graph_def
+    if os.path.basename(path) != "saved_model.pbtxt":
+        return _parse_text(path, "GraphDef")
+    message = _parse_text(path, "SavedModel")
     if not message.meta_graphs:
         raise DataLossError(f"{path}: holds no MetaGraph")
     return message.meta_graphs[0].graph_def
@@ -274,7 +296,9 @@ class MetaGraph:
         from .saved_model import Signature, _tensor_info
 
         self.path = _readable(path, storage_options) if proto is None else os.fspath(path)
-        if proto is None:
+        if proto is None and _is_text(self.path):  # export_meta_graph(as_text=True)
+            proto = _parse_text(self.path, "MetaGraphDef")
+        elif proto is None:
             with builtins.open(self.path, "rb") as f:
                 data = f.read()
             try:
@@ -412,11 +436,11 @@ def _read_graph_def(path: str) -> Any:
 
         meta = MetaGraph(path, proto=SavedModel(path).meta_graph)
         return meta.graph, meta
-    if _is_text(path):
-        return _text_graph(path), None
     if path.endswith(".meta"):
         meta = MetaGraph(path)
         return meta.graph, meta
+    if _is_text(path):
+        return _text_graph(path), None
     with builtins.open(path, "rb") as f:
         data = f.read()
     try:
