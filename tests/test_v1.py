@@ -4,6 +4,7 @@ TensorFlow restores from them."""
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -85,6 +86,36 @@ def test_sharded_checkpoint_by_pattern_directory_and_shard(tf, v1_sharded):
             assert ckpt.num_shards == count, name
             assert_values_match(ckpt, values)
     assert_tf_reader_parity(tf, pattern, tfbundle.open(pattern))
+
+
+def test_a_directory_of_one_v1_checkpoint_without_a_state_file(tf, v1_single, v1_sharded, tmp_path):
+    """What a TF-slim download unpacks to (inception_v3.ckpt alone), and a TF1
+    session bundle (export.meta beside export-SSSSS-of-NNNNN shards)."""
+    path, values = v1_single
+    slim = tmp_path / "slim"
+    slim.mkdir()
+    shutil.copy(path, slim / "inception_v3.ckpt")
+    (slim / "README.txt").write_text("not a checkpoint")
+    with tfbundle.open(slim) as ckpt:
+        assert ckpt.prefix == str(slim / "inception_v3.ckpt")
+        assert_values_match(ckpt, values)
+
+    pattern, sharded_values = v1_sharded
+    bundle = tmp_path / "session_bundle" / "00000123"
+    bundle.mkdir(parents=True)
+    for shard in glob.glob(pattern):
+        name = os.path.basename(shard)
+        shutil.copy(shard, bundle / ("export" + name[-len("-SSSSS-of-NNNNN") :]))
+    shutil.copy(pattern[: -len("-?????-of-00000")] + ".meta", bundle / "export.meta")
+    with tfbundle.open(bundle) as ckpt:
+        assert ckpt.version == 1
+        assert ckpt.num_shards == int(pattern[-5:])
+        assert_values_match(ckpt, sharded_values)
+        assert_tf_reader_parity(tf, str(bundle / f"export-?????-of-{pattern[-5:]}"), ckpt)
+
+    shutil.copy(path, slim / "resnet_v1_50.ckpt")  # two: which one is meant is not for tfbundle to guess
+    with pytest.raises(FileNotFoundError, match=r"holds 2 V1 checkpoints \(inception_v3.ckpt, resnet_v1_50.ckpt\)"):
+        tfbundle.open(slim)
 
 
 def test_partitioned_variables_assemble_and_slice(v1_single):

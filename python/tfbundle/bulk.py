@@ -64,31 +64,6 @@ def natural_key(text: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in _DIGITS.split(text)]
 
 
-_TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # the last 8 bytes of an SSTable (V1 files, V2 indexes)
-
-
-def _is_v1_file(path: str) -> bool:
-    """A V1 checkpoint file: an SSTable that is not a V2 ``.index``."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(-8, os.SEEK_END)
-            return f.read(8) == _TABLE_MAGIC
-    except OSError:
-        return False
-
-
-def _checkpoint_of(path: str) -> str | None:
-    """The checkpoint a file belongs to: a V2 prefix for its ``.index`` or
-    ``.data-*``, the shard pattern's prefix for a V1 shard, the file itself
-    for a V1 file; None for anything else (``.meta``, state files...)."""
-    stripped = paths.strip_file_suffix(path)
-    if stripped != path:  # a data file counts only beside its index
-        return stripped if os.path.isfile(paths.index_path(stripped)) else None
-    if ".tfbundle-tmp." in path or not _is_v1_file(path):
-        return None
-    return paths.v1_shard_base(path) or path
-
-
 def expand(sources: Sources, *, storage_options: Mapping[str, Any] | None = None) -> list[str]:
     """The checkpoints ``sources`` names: a list (kept in its order), a glob
     or a directory tree (every checkpoint in it: V2 ``.index`` files and V1
@@ -118,7 +93,7 @@ def expand(sources: Sources, *, storage_options: Mapping[str, Any] | None = None
         candidates = glob.glob(p)
     else:
         return [p]
-    found = {c for c in map(_checkpoint_of, candidates) if c is not None}
+    found = {c for c in map(paths.checkpoint_of_file, candidates) if c is not None}
     return sorted(found, key=natural_key)
 
 

@@ -41,8 +41,9 @@ def resolve(path: paths.PathLike) -> Location:
     else a V1 checkpoint (see :func:`tfbundle.paths.v1_files`). Directories are tried, in
     order, as: a directory with a ``checkpoint`` state file (its latest
     checkpoint, V1 or V2), a SavedModel (``variables/variables``), a
-    SavedModel's ``variables/`` directory, and a directory holding exactly
-    one ``.index`` file. Raises FileNotFoundError saying what was looked for.
+    SavedModel's ``variables/`` directory, a directory holding exactly one
+    ``.index`` file, and one holding exactly one V1 checkpoint (a file or a
+    set of shards). Raises FileNotFoundError saying what was looked for.
 
     Example:
         >>> resolve("run/model.ckpt-20.index").prefix              # doctest: +SKIP
@@ -96,6 +97,16 @@ def _resolve_directory(p: str) -> Location:
         raise FileNotFoundError(
             f"{p}: holds {len(indexes)} checkpoints and no 'checkpoint' state file naming one; pass a prefix"
         )
+    # V1 checkpoints, told by their table footer: a TF-slim download holds
+    # just inception_v3.ckpt, a TF1 session bundle export.meta and its shards.
+    v1 = sorted({c for name in os.listdir(p) if (c := paths.checkpoint_of_file(os.path.join(p, name))) is not None})
+    if len(v1) == 1:
+        return resolve(v1[0])
+    if v1:
+        raise FileNotFoundError(
+            f"{p}: holds {len(v1)} V1 checkpoints ({', '.join(map(os.path.basename, v1))}) and no 'checkpoint' "
+            "state file naming one; pass one"
+        )
     if paths.is_saved_model_dir(p):
         raise FileNotFoundError(
             f"{p}: a SavedModel without variables (no variables/variables.index): its weights, if any, are "
@@ -108,7 +119,7 @@ def _resolve_directory(p: str) -> Location:
     named = f"; its 'checkpoint' state file names {state.model_checkpoint_path}, which does not exist" if state else ""
     raise FileNotFoundError(
         f"{p}: no checkpoint found in this directory: looked for a 'checkpoint' state file, a SavedModel "
-        f"(variables/variables.index), variables.index and a single .index file{named}"
+        f"(variables/variables.index), variables.index, a single .index file and a single V1 checkpoint{named}"
     )
 
 

@@ -135,14 +135,53 @@ def v1_files(path: str) -> list[str]:
     return sorted(glob.glob(f"{glob.escape(path)}-{_FIVE_DIGITS}-of-{_FIVE_DIGITS}"))
 
 
+_TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # the last 8 bytes of an SSTable (V1 files, V2 indexes)
+
+
+def is_table_file(path: str) -> bool:
+    """True for a file ending in the table footer's magic number: a V1
+    checkpoint file or shard, or a V2 ``.index``.
+
+    Example:
+        >>> is_table_file("zoo/inception_v3.ckpt")                # doctest: +SKIP
+        True
+    """
+    try:
+        with open(path, "rb") as f:
+            f.seek(-8, os.SEEK_END)
+            return f.read(8) == _TABLE_MAGIC
+    except OSError:  # too short, unreadable, a directory...
+        return False
+
+
+def checkpoint_of_file(path: str) -> str | None:
+    """The checkpoint a file belongs to: the V2 prefix of its ``.index`` or
+    ``.data-*`` (a data file only beside its index), the shards' prefix for a
+    V1 shard, the file itself for a V1 file; None for anything else
+    (``.meta``, state files, a writer's temporary files...).
+
+    Example:
+        >>> checkpoint_of_file("run/model.ckpt-7-00001-of-00002")  # doctest: +SKIP
+        'run/model.ckpt-7'
+    """
+    stripped = strip_file_suffix(path)
+    if stripped != path:
+        return stripped if os.path.isfile(index_path(stripped)) else None
+    if ".tfbundle-tmp." in path or not is_table_file(path):
+        return None
+    return v1_shard_base(path) or path
+
+
 __all__ = [
     "SAVED_MODEL_FILES",
     "PathLike",
+    "checkpoint_of_file",
     "data_path",
     "existing_data_paths",
     "file_name",
     "index_path",
     "is_saved_model_dir",
+    "is_table_file",
     "saved_model_dir_of",
     "strip_file_suffix",
     "v1_files",
