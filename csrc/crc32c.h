@@ -20,7 +20,11 @@ inline uint32_t value(const void* data, size_t n) {
 // crc(A) is multiplied by x^(8·|B|) modulo the polynomial (O(log |B|)).
 uint32_t combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b);
 
-// Name of the implementation in use: "sse4.2", "armv8-crc" or "portable".
+// x^n modulo the CRC polynomial, reflected (bit 31 is x^0).
+uint32_t x_pow_mod(uint64_t n);
+
+// Name of the implementation in use: "vpclmulqdq", "sse4.2", "armv8-crc" or
+// "portable".
 const char* implementation();
 
 // TensorFlow stores masked CRCs so that a CRC of data containing CRCs stays

@@ -57,3 +57,31 @@ def test_portable_fallback_agrees():
     )
     env = dict(os.environ, TFBUNDLE_CRC32C="portable")
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
+
+
+def test_forced_crc32_instruction_kernel_agrees():
+    """On CPUs with VPCLMULQDQ the folding kernel is the default; the
+    three-stream `crc32` kernel it hands short buffers and tails to must
+    agree on its own too (and is what older x86 CPUs run)."""
+    if _core.crc32c_implementation() not in ("vpclmulqdq", "sse4.2"):
+        pytest.skip("not an x86 CPU with SSE4.2")
+    script = (
+        "import numpy as np, crc32c\n"
+        "from tfbundle import _core\n"
+        "assert _core.crc32c_implementation() == 'sse4.2'\n"
+        "d = np.random.default_rng(3).integers(0, 256, 70000, dtype=np.uint8).tobytes()\n"
+        "for n in list(range(0, 1100)) + [69990, 69997]:\n"
+        "    assert _core.crc32c(d[5:5+n], 7) == crc32c.crc32c(d[5:5+n], 7), n\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, env=dict(os.environ, TFBUNDLE_CRC32C="sse4.2"))
+
+
+def test_folding_block_edges_and_continuation():
+    """Lengths around the folding kernel's 256-byte steps and 512-byte start,
+    from every alignment, continued from a non-zero CRC."""
+    data = np.random.default_rng(5).integers(0, 256, 8192 + 64, dtype=np.uint8).tobytes()
+    for base in (512, 768, 1024, 4096, 8192):
+        for n in range(base - 17, base + 18):
+            for offset in (0, 1, 7, 63):
+                chunk = data[offset : offset + n]
+                assert _core.crc32c(chunk, 0x12345678) == crc32c_pkg.crc32c(chunk, 0x12345678), (n, offset)
