@@ -5,6 +5,10 @@ interleaved (a, b, c, a, b, c, ...), medians of --repeats runs.
 Run: python benchmarks/bench_mixes.py [--mix bert resnet uniform_256k uniform_4m] [--repeats 5] [--no-write]
      python benchmarks/bench_mixes.py --alone --mix resnet --repeats 15
 
+Before each mix's reads the fixtures just written are flushed (os.sync):
+otherwise the kernel writes them back in the middle of the timed reads, and
+one run in three had a mix read 15-50% slower for it.
+
 --alone times only tfbundle's two reads and safetensors load_file, without
 TensorFlow, floors or saves, and with the generated tensors freed first: a
 process that only loads one mix, where no other contender's freed memory
@@ -83,6 +87,9 @@ def main() -> None:
             except ImportError:
                 st_path = None
             count = len(tensors)
+            # The fixtures just written are written back by the kernel within
+            # 30 s, in the middle of the timed reads, unless flushed first.
+            os.sync()
             if args.alone:
                 del tensors
                 reads = interleaved_medians(read_contenders(prefix, st_path, with_tensorflow=False), args.repeats)
