@@ -2,9 +2,9 @@
 
 Users may name a checkpoint by its prefix (or V1 pattern), any of its files,
 a ``pathlib.Path``, a directory holding a ``checkpoint`` state file, a
-SavedModel directory, its ``saved_model.pb`` or its ``variables/`` directory. Resolution sits above
-the state file (a directory's latest checkpoint comes from it) and below
-the reader.
+SavedModel directory, its ``saved_model.pb`` or its ``variables/``
+directory. Resolution sits above the state file (a directory's latest
+checkpoint comes from it) and below the reader.
 """
 
 from __future__ import annotations
