@@ -1,6 +1,7 @@
 // CRC32C by carry-less multiplication on 512-bit vectors (VPCLMULQDQ with
-// AVX-512), for x86 CPUs that have it. This file alone is compiled with those
-// instruction sets; it is only called after a CPUID check.
+// AVX-512), for x86 CPUs that have it. Its functions are compiled for those
+// instruction sets by a target attribute (so no build needs special flags
+// for this file); it is only called after a CPUID check.
 //
 // Why: on such CPUs the three-stream `crc32` kernel runs at about a third of
 // the speed the kernel copies a page-cached file at, so checksumming was a
@@ -40,6 +41,9 @@ namespace crc32c {
 
 uint32_t extend_sse42(uint32_t crc, const uint8_t* p, size_t n);
 
+// Every function here uses the vector instructions, so every one has this.
+#define TFBUNDLE_VPCLMUL __attribute__((target("sse4.2,pclmul,avx512f,vpclmulqdq")))
+
 namespace {
 
 // Below this many bytes the three-stream kernel is as fast (the folding
@@ -48,7 +52,7 @@ constexpr size_t kMinBytes = 512;
 
 // The two constants that fold a 128-bit block `distance` bytes ahead: the
 // low qword's multiplier in the low half, the high qword's in the high half.
-__m128i fold_constants(uint64_t distance) {
+TFBUNDLE_VPCLMUL __m128i fold_constants(uint64_t distance) {
   const uint64_t bits = 8 * distance;
   const uint64_t low = uint64_t{x_pow_mod(bits + 32)} << 1;
   const uint64_t high = uint64_t{x_pow_mod(bits - 32)} << 1;
@@ -59,7 +63,7 @@ struct Constants {
   __m512i by_256_bytes;  // each lane to the same lane of the vector 256 bytes on
   __m512i by_64_bytes;   // each lane to the same lane of the next vector
   __m128i by_48_bytes, by_32_bytes, by_16_bytes;
-  Constants()
+  TFBUNDLE_VPCLMUL Constants()
       : by_256_bytes(_mm512_broadcast_i32x4(fold_constants(256))),
         by_64_bytes(_mm512_broadcast_i32x4(fold_constants(64))),
         by_48_bytes(fold_constants(48)),
@@ -68,18 +72,18 @@ struct Constants {
 };
 
 // x moved onto `target`'s position (per 128-bit lane) and XORed into it.
-inline __m512i fold(__m512i x, __m512i k, __m512i target) {
+TFBUNDLE_VPCLMUL inline __m512i fold(__m512i x, __m512i k, __m512i target) {
   return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00), _mm512_clmulepi64_epi128(x, k, 0x11), target,
                                    0x96);  // three-way XOR
 }
 
-inline __m128i fold(__m128i x, __m128i k) {
+TFBUNDLE_VPCLMUL inline __m128i fold(__m128i x, __m128i k) {
   return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11));
 }
 
 }  // namespace
 
-uint32_t extend_vpclmul(uint32_t crc, const uint8_t* p, size_t n) {
+TFBUNDLE_VPCLMUL uint32_t extend_vpclmul(uint32_t crc, const uint8_t* p, size_t n) {
   if (n < kMinBytes) return extend_sse42(crc, p, n);
   static const Constants k;
   const uint32_t reg = ~crc;  // the register, XORed into the first 4 bytes
