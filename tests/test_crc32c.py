@@ -78,7 +78,7 @@ def test_forced_crc32_instruction_kernel_agrees():
 
 def test_folding_block_edges_and_continuation():
     """Lengths around the folding kernel's 256-byte steps and 512-byte start,
-    from every alignment, continued from a non-zero CRC."""
+    from four alignments, continued from a non-zero CRC."""
     data = np.random.default_rng(5).integers(0, 256, 8192 + 64, dtype=np.uint8).tobytes()
     for base in (512, 768, 1024, 4096, 8192):
         for n in range(base - 17, base + 18):
